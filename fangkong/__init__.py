@@ -1,0 +1,1 @@
+"""fangkong (防控): the county epidemic prevention and control platform."""

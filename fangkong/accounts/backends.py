@@ -1,0 +1,16 @@
+from django.contrib.auth.backends import ModelBackend
+
+
+class LockoutModelBackend(ModelBackend):
+    """Username/password login that refuses a locked account.
+
+    The counting of failures and the locking live in accounts.services, so
+    the page login and the API token endpoint share them.
+    """
+
+    def user_can_authenticate(self, user):
+        return super().user_can_authenticate(user) and not user.is_locked
+
+    def get_all_permissions(self, user_obj, obj=None):
+        # Permissions come from rules predicates on the role, not from rows.
+        return set()

@@ -1,0 +1,62 @@
+"""Who may do what: permissions as predicates on the user's role.
+
+Where is decided separately, by the area prefix in RestrictedQuerySet. The
+permission names follow Django's ``<app>.<action>_<model>`` so that
+``restrict(user, action)`` can ask for them.
+"""
+
+import rules
+
+from .choices import Role
+
+R = Role
+
+
+def has_role(*roles):
+    names = {str(r) for r in roles}
+
+    @rules.predicate(name=f"has_role({','.join(sorted(names))})")
+    def predicate(user):
+        return user.is_authenticated and user.role in names
+
+    return predicate
+
+
+is_superuser = rules.is_superuser
+is_active_user = rules.is_active
+
+hq = has_role(R.HQ_ADMIN, R.HQ_STAFF)
+area_officers = has_role(R.TOWNSHIP_OFFICER, R.VILLAGE_OFFICER)
+field_staff = hq | area_officers | has_role(R.GRID_WORKER)
+# Who may browse the person register within their area.
+people_readers = field_staff | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER, R.SUPERVISOR, R.AUDITOR)
+people_revealers = field_staff | has_role(R.EPIDEMIOLOGIST)
+people_exporters = hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER)
+people_mergers = hq | has_role(R.TOWNSHIP_OFFICER)
+auditors = has_role(R.AUDITOR, R.HQ_ADMIN)
+anyone = rules.is_authenticated
+
+PERMISSIONS = {
+    "areas.view_area": anyone,
+    "areas.import_area": has_role(R.HQ_ADMIN),
+    "areas.view_building": people_readers,
+    "areas.view_household": people_readers,
+    "areas.change_household": field_staff,
+    "people.view_person": people_readers,
+    "people.add_person": field_staff,
+    "people.change_person": field_staff,
+    "people.reveal_person": people_revealers,
+    "people.export_person": people_exporters,
+    "people.merge_person": people_mergers,
+    "people.view_keygroup": anyone,
+    "tasks.view_task": anyone,
+    "tasks.change_task": anyone,
+    "tasks.add_task": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER),
+    "audit.view_auditevent": auditors,
+    "audit.export_auditevent": auditors,
+    "core.view_job": anyone,
+    "accounts.view_user": has_role(R.HQ_ADMIN),
+}
+
+for name, predicate in PERMISSIONS.items():
+    rules.add_perm(name, predicate | is_superuser)

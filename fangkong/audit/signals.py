@@ -1,0 +1,24 @@
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from .choices import AuditAction
+from .services import record_event
+
+
+@receiver(user_logged_in)
+def audit_login(sender, request, user, **kwargs):
+    record_event(user, AuditAction.LOGIN, request=request, object_type="accounts.user",
+                 object_id=str(user.pk), object_repr=user.get_username())
+
+
+@receiver(user_logged_out)
+def audit_logout(sender, request, user, **kwargs):
+    if user is not None:
+        record_event(user, AuditAction.LOGOUT, request=request, object_type="accounts.user",
+                     object_id=str(user.pk), object_repr=user.get_username())
+
+
+@receiver(user_login_failed)
+def audit_login_failed(sender, credentials, request=None, **kwargs):
+    record_event(None, AuditAction.LOGIN_FAILED, request=request, object_type="accounts.user",
+                 object_repr=str(credentials.get("username", ""))[:150], area_code="")

@@ -1,0 +1,65 @@
+"""Running long work in the background with progress.
+
+``start_job`` records a Job and enqueues ``run_job`` on the django-tasks
+backend (the database backend and ``fangkong db_worker`` in production, the
+immediate backend in tests). The job function is a plain function
+``func(job, progress, **params)``; it calls ``progress(processed, total,
+**counts)`` as it goes and returns the result dict (links to files).
+"""
+
+import logging
+import traceback
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tasks import task
+
+from .choices import JobStatus
+from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+def start_job(user, kind: str, title: str, func_path: str, *, area_code: str = "", **params) -> Job:
+    job = Job.objects.create(
+        kind=kind, title=title, created_by=user, area_code=area_code,
+        params={"func": func_path, **params},
+    )
+    transaction.on_commit(lambda: run_job.enqueue(str(job.pk)))
+    return job
+
+
+@task()
+def run_job(job_id: str) -> None:
+    job = Job.objects.get(pk=job_id)
+    if job.status != JobStatus.QUEUED:
+        return
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    job.refresh_from_db()
+    params = dict(job.params)
+    func = import_string(params.pop("func"))
+
+    def progress(processed: int, total: int | None = None, **counts) -> None:
+        fields = {"processed": processed}
+        if total is not None:
+            fields["total"] = total
+        if counts:
+            job.counts.update(counts)
+            fields["counts"] = job.counts
+        Job.objects.filter(pk=job.pk).update(**fields)
+
+    try:
+        result = func(job, progress, **params) or {}
+    except Exception as exc:  # the job failed: record why, keep the worker alive
+        log.exception("job %s failed", job.pk)
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, finished_at=timezone.now(),
+            error=f"{exc}\n{traceback.format_exc(limit=3)}",
+        )
+        return
+    job.refresh_from_db()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result,
+        processed=max(job.processed, job.total),
+    )

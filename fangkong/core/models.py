@@ -1,0 +1,80 @@
+"""Base models shared by every app, and background jobs with progress."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .choices import JobStatus
+from .querysets import RestrictedManager
+
+
+class TimeStampedModel(models.Model):
+    """Created/updated times and the users who did it."""
+
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("更新人"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Job(models.Model):
+    """A piece of long work (import, export, report) run in the background.
+
+    The job function reports progress here; pages poll it and the API serves
+    it at /api/v1/jobs/{id}. Results are links to files or pages.
+    """
+
+    scope_field = "area_code"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("类型"), max_length=60)
+    title = models.CharField(_("标题"), max_length=200)
+    status = models.CharField(_("状态"), max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    processed = models.PositiveIntegerField(_("已处理"), default=0)
+    total = models.PositiveIntegerField(_("总数"), default=0)
+    counts = models.JSONField(_("统计"), default=dict, blank=True)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    area_code = models.CharField(_("区划代码"), max_length=20, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True,
+        on_delete=models.SET_NULL, related_name="jobs",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="job_user_created_idx")]
+
+    def __str__(self):
+        return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100.0
+        if not self.total:
+            return 0.0
+        return round(min(100.0, 100.0 * self.processed / self.total), 1)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)

@@ -1,0 +1,16 @@
+from django.urls import include, path
+
+from fangkong.api import api
+from fangkong.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/", include("fangkong.accounts.urls")),
+    path("areas/", include("fangkong.areas.urls")),
+    path("people/", include("fangkong.people.urls")),
+    path("tasks/", include("fangkong.tasks.urls")),
+    path("audit/", include("fangkong.audit.urls")),
+    path("jobs/", include("fangkong.core.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+]
