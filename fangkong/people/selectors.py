@@ -52,15 +52,15 @@ def people_for(user, action: str = "view"):
     return Person.objects.restrict(user, action).current()
 
 
-def search_people(user, q: str = "", *, area_code: str | None = None, key_group: str | None = None,
+def search_people(user, q: str = "", *, area_prefix: str | None = None, key_group: str | None = None,
                   action: str = "view"):
-    """People in USER's scope matching Q, optionally within AREA_CODE and a key group."""
+    """People in USER's scope matching Q, optionally within the area whose prefix is AREA_PREFIX and a key group."""
     qs = people_for(user, action)
     condition = search_q(q or "")
     if condition is not None:
         qs = qs.filter(condition)
-    if area_code:
-        qs = qs.filter(prefix_q("area_id", area_code))
+    if area_prefix:
+        qs = qs.filter(prefix_q("area_id", area_prefix))
     if key_group:
         qs = qs.filter(key_groups__code=key_group)
     return qs.select_related("area").order_by("area_id", "name", "id")
