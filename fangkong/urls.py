@@ -1,10 +1,10 @@
 from django.urls import include, path
 
+from fangkong import views
 from fangkong.api import api
-from fangkong.core import views as core_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", views.home, name="home"),
     path("accounts/", include("fangkong.accounts.urls")),
     path("areas/", include("fangkong.areas.urls")),
     path("people/", include("fangkong.people.urls")),

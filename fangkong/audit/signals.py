@@ -1,6 +1,8 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from fangkong.core.signals import audit_requested
+
 from .choices import AuditAction
 from .services import record_event
 
@@ -22,3 +24,8 @@ def audit_logout(sender, request, user, **kwargs):
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     record_event(None, AuditAction.LOGIN_FAILED, request=request, object_type="accounts.user",
                  object_repr=str(credentials.get("username", ""))[:150], area_code="")
+
+
+@receiver(audit_requested)
+def audit_on_request(sender, user, action, obj=None, signal=None, **kwargs):
+    record_event(user, action, obj, **kwargs)

@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "audit"
-urlpatterns = []
+urlpatterns = [
+    path("", views.event_list, name="list"),
+    path("export/", views.event_export, name="export"),
+]

@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "core"
-urlpatterns = []
+urlpatterns = [
+    path("<uuid:pk>/", views.job_detail, name="job"),
+    path("<uuid:pk>/file/", views.job_file, name="job_file"),
+]

@@ -1,2 +1,15 @@
+from django.urls import path
+
+from . import views
+
 app_name = "people"
-urlpatterns = []
+urlpatterns = [
+    path("", views.person_list, name="list"),
+    path("new/", views.person_create, name="create"),
+    path("export/", views.person_export, name="export"),
+    path("duplicates/", views.merge_candidates, name="merge_candidates"),
+    path("merge/", views.merge, name="merge"),
+    path("<int:pk>/", views.person_detail, name="detail"),
+    path("<int:pk>/edit/", views.person_edit, name="edit"),
+    path("<int:pk>/reveal/", views.person_reveal, name="reveal"),
+]

@@ -1,0 +1,10 @@
+"""Signals lower apps send so higher ones can act without being imported.
+
+``audit_requested`` asks the audit app to write a row: apps below audit in
+the import order (areas, accounts) use it instead of importing audit.
+Arguments are those of ``fangkong.audit.services.record_event``.
+"""
+
+from django.dispatch import Signal
+
+audit_requested = Signal()
