@@ -1,0 +1,92 @@
+"""Walk every page URL with every persona: what lies outside a user's area is never shown.
+
+New URL patterns are picked up automatically; a pattern with an argument this
+walk cannot fill fails the test, so whoever adds one extends OBJECT_ARGS.
+"""
+
+from datetime import timedelta
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from fangkong.core.jobs import start_job
+from fangkong.tasks.services import create_task
+from tests.base import WorldTestCase
+
+SKIP_PREFIXES = ("api/", "i18n/", "static/")
+PUBLIC = {"login"}
+
+
+def iter_patterns(resolver=None, prefix="", namespace=None):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or namespace
+            yield from iter_patterns(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield prefix + str(entry.pattern), name, list(entry.pattern.converters)
+
+
+class UrlWalkTests(WorldTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        w = cls.w
+        cls.task_a = create_task(kind="visit", title="甲网格走访任务", area=w.grid_a, role="grid_worker",
+                                 deadline=timezone.now() + timedelta(days=1), subject=w.person_a)
+        cls.job_a = start_job(w.grid_a_worker, "people.export", "甲网格导出", "fangkong.people.jobs.export_people_job",
+                              area_code=w.grid_a.code, query="")
+        household = w.person_a.household
+        # One object in grid A for every argument name a URL may take.
+        cls.object_args = {
+            "people:detail": {"pk": w.person_a.pk}, "people:edit": {"pk": w.person_a.pk},
+            "people:reveal": {"pk": w.person_a.pk},
+            "areas:detail": {"code": w.grid_a.code}, "areas:building": {"pk": household.building_id},
+            "areas:household": {"pk": household.pk},
+            "tasks:detail": {"pk": cls.task_a.pk}, "tasks:start": {"pk": cls.task_a.pk},
+            "tasks:complete": {"pk": cls.task_a.pk},
+            "core:job": {"pk": cls.job_a.pk}, "core:job_file": {"pk": cls.job_a.pk},
+        }
+
+    def urls(self):
+        for route, name, args in iter_patterns():
+            if route.startswith(SKIP_PREFIXES):
+                continue
+            kwargs = self.object_args.get(name, {}) if args else {}
+            self.assertEqual(set(kwargs), set(args), f"extend object_args for {name} ({route})")
+            yield name, reverse(name, kwargs=kwargs), bool(args)
+
+    def test_outsiders_never_see_grid_a_records(self):
+        secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出"]
+        for user in (self.w.grid_b_worker, self.w.outsider):
+            for name, url, has_object in self.urls():
+                for method in ("get", "post"):
+                    self.client.force_login(user)  # the walk passes the logout URL too
+                    response = getattr(self.client, method)(url)
+                    if has_object:
+                        self.assertIn(response.status_code, (403, 404, 405), f"{user} {method} {url}")
+                    elif response.status_code == 200:
+                        body = response.content.decode()
+                        for bit in secret_bits:
+                            self.assertNotIn(bit, body, f"{user} {method} {url} shows {bit}")
+
+    def test_grid_a_worker_opens_own_records(self):
+        self.client.force_login(self.w.grid_a_worker)
+        for name in ("people:detail", "areas:detail", "areas:household", "tasks:detail", "core:job"):
+            url = reverse(name, kwargs=self.object_args[name])
+            self.assertEqual(self.client.get(url).status_code, 200, url)
+
+    def test_county_sees_everything(self):
+        self.client.force_login(self.w.hq)
+        for name in ("people:detail", "areas:detail", "areas:household", "tasks:detail"):
+            url = reverse(name, kwargs=self.object_args[name])
+            self.assertEqual(self.client.get(url).status_code, 200, url)
+
+    def test_anonymous_gets_login_everywhere(self):
+        for name, url, _ in self.urls():
+            if name in PUBLIC:
+                continue
+            response = self.client.get(url)
+            self.assertEqual(response.status_code, 302, url)
+            self.assertTrue(response["Location"].startswith(reverse("login")), url)
