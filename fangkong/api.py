@@ -1,5 +1,54 @@
-"""The REST API at /api/v1/ (django-ninja; OpenAPI generated from the code)."""
+"""The REST API at /api/v1/ (django-ninja; OpenAPI generated from the code).
 
-from ninja import NinjaAPI
+Every endpoint needs a login: a bearer token from POST /api/v1/auth/token,
+or the browser's session (with the CSRF token on unsafe methods). The
+OpenAPI schema and the docs page (served from local static files, no CDN)
+are public.
+"""
 
-api = NinjaAPI(title="fangkong API", version="1", urls_namespace="api")
+from django.utils.translation import gettext as _
+from ninja import Router
+from ninja.openapi.docs import Swagger
+
+from fangkong.accounts.api import BearerTokenAuth, SessionAuth
+from fangkong.accounts.api import router as auth_router
+from fangkong.areas.api import router as areas_router
+from fangkong.audit.api import router as audit_router
+from fangkong.core.api import router as jobs_router
+from fangkong.core.api_base import FangkongAPI, NotFound
+from fangkong.people.api import router as people_router
+from fangkong.tasks.api import router as tasks_router
+
+api = FangkongAPI(
+    title="fangkong API",
+    version="1",
+    description=(
+        "防控平台接口。认证：先 POST /api/v1/auth/token 换取令牌，再以 "
+        "`Authorization: Bearer <令牌>` 调用；浏览器内也可沿用登录会话（非 GET 请求须带 CSRF 令牌）。"
+        '错误一律返回 JSON：`{"code", "message"}`。'
+    ),
+    urls_namespace="api",
+    auth=[BearerTokenAuth(), SessionAuth()],
+    # Swagger UI from ninja's bundled static files (ninja is in INSTALLED_APPS); no validator call-out.
+    docs=Swagger(settings={"validatorUrl": None}),
+)
+
+api.add_router("/auth", auth_router)
+api.add_router("/areas", areas_router)
+api.add_router("/people", people_router)
+api.add_router("/tasks", tasks_router)
+api.add_router("/jobs", jobs_router)
+api.add_router("/audit", audit_router)
+
+# Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
+fallback = Router()
+
+
+@fallback.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", auth=None, include_in_schema=False
+)
+def unknown_path(request, rest: str):
+    raise NotFound(_("接口不存在。"))
+
+
+api.add_router("", fallback)

@@ -7,6 +7,8 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from fangkong.core.signals import audit_requested
+
 from .models import ApiToken, User, hash_token
 
 
@@ -43,8 +45,19 @@ def user_for_token(key: str) -> User | None:
 
 
 def login_for_token(request, username: str, password: str) -> User | None:
-    """Check a username and password the same way the login page does (lockout included)."""
-    return authenticate(request, username=username, password=password)
+    """Check a username and password the same way the login page does (lockout included).
+
+    The page resets the failure count through the user_logged_in signal of
+    django.contrib.auth.login(); a token login has no session, so it resets here.
+    """
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        return None
+    if user.failed_logins or user.locked_until:
+        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+    audit_requested.send(sender=User, user=user, action="login", object_type="accounts.user",
+                         object_id=str(user.pk), object_repr=f"{user.get_username()} (API)", request=request)
+    return user
 
 
 def is_locked(username: str) -> bool:
