@@ -37,9 +37,13 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 def _secret_from_var(filename):
     """A per-installation secret kept under ./var when the environment gives none."""
     path = VAR_DIR / filename
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+    try:
+        # "x": several workers starting at once must agree on one secret.
+        with open(path, "x", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(50))
         path.chmod(0o600)
+    except FileExistsError:
+        pass
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -137,7 +141,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "fangkong.accounts.validators.ChineseMinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "fangkong.accounts.validators.CharacterClassValidator"},

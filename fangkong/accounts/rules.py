@@ -59,4 +59,4 @@ PERMISSIONS = {
 }
 
 for name, predicate in PERMISSIONS.items():
-    rules.add_perm(name, predicate | is_superuser)
+    rules.add_perm(name, (predicate | is_superuser) & is_active_user)

@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -22,8 +23,11 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs):
+    username = str(credentials.get("username", ""))[:150]
+    # Filed under the account's area so that the auditors of that area see it.
+    area_code = get_user_model().objects.filter(username=username).values_list("area_id", flat=True).first()
     record_event(None, AuditAction.LOGIN_FAILED, request=request, object_type="accounts.user",
-                 object_repr=str(credentials.get("username", ""))[:150], area_code="")
+                 object_repr=username, area_code=area_code or "")
 
 
 @receiver(audit_requested)

@@ -42,7 +42,10 @@ def clean_identity(data: dict, instance: Person | None = None) -> dict:
     """Validate the name, document and phone in DATA; ValidationError names each bad field."""
     errors = {}
     cleaned = {}
-    name = (data.get("name") or "").strip()
+    name = data.get("name")
+    if name is None and instance is not None:
+        name = instance.name
+    name = (name or "").strip()
     if not name:
         errors["name"] = _("请填写姓名。")
     elif len(name) > 50:
@@ -93,6 +96,12 @@ def _check_area(user, area: Area):
         raise ValidationError({"area": _("所选区划不在您的管辖范围内。")})
 
 
+def _check_person_in_scope(user, person: Person):
+    """Callers fetch people through restrict(); this guards a service called with any other row."""
+    if not in_scope(person.area_id, user.scope_prefix):
+        raise PermissionDenied
+
+
 def _apply(person: Person, data: dict, cleaned: dict) -> None:
     for field in PLAIN_FIELDS:
         if field in data:
@@ -139,6 +148,7 @@ def update_person(user, person: Person, data: dict, *, area: Area | None = None,
                   request=None) -> Person:
     if not user.has_perm("people.change_person"):
         raise PermissionDenied
+    _check_person_in_scope(user, person)
     before = snapshot(person)
     cleaned = clean_identity({**data, "doc_type": data.get("doc_type", person.doc_type)}, instance=person)
     old_area = person.area_id
@@ -169,6 +179,7 @@ def reveal_person(user, person: Person, reason: str, request=None) -> dict:
     """The plain document number and phone, for a stated reason that is logged."""
     if not user.has_perm("people.reveal_person"):
         raise PermissionDenied
+    _check_person_in_scope(user, person)
     reason = (reason or "").strip()
     if len(reason) < 2:
         raise ValidationError({"reason": _("查看明文须填写事由（至少2个字）。")})
@@ -203,6 +214,8 @@ def merge_people(user, keep: Person, duplicate: Person, reason: str, request=Non
     """Fold DUPLICATE into KEEP. The duplicate row stays (marked merged) with its history."""
     if not user.has_perm("people.merge_person"):
         raise PermissionDenied
+    _check_person_in_scope(user, keep)
+    _check_person_in_scope(user, duplicate)
     if keep.pk == duplicate.pk:
         raise ValidationError(_("不能把人员与其自身合并。"))
     if keep.merged_into_id or duplicate.merged_into_id:

@@ -76,11 +76,12 @@ def start_task(user, task: Task) -> Task:
         raise PermissionDenied
     if task.status not in (TaskStatus.OPEN, TaskStatus.OVERDUE):
         raise ValidationError(_("只有待办或逾期的任务可以开始办理。"))
+    before = task.status
     task.status = TaskStatus.IN_PROGRESS if task.deadline >= timezone.now() else TaskStatus.OVERDUE
     if task.assignee_id is None:
         task.assignee = user
     task.save(update_fields=["status", "assignee"])
-    record_event(user, AuditAction.UPDATE, task, object_repr=task.title, changes={"status": ["open", task.status]})
+    record_event(user, AuditAction.UPDATE, task, object_repr=task.title, changes={"status": [before, task.status]})
     return task
 
 

@@ -60,7 +60,7 @@ class UrlWalkTests(WorldTestCase):
     def test_outsiders_never_see_grid_a_records(self):
         secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出"]
         for user in (self.w.grid_b_worker, self.w.outsider):
-            for name, url, has_object in self.urls():
+            for _name, url, has_object in self.urls():
                 for method in ("get", "post"):
                     self.client.force_login(user)  # the walk passes the logout URL too
                     response = getattr(self.client, method)(url)
