@@ -1,0 +1,34 @@
+"""`fangkong periodic`: a small scheduler for the demo: escalate overdue tasks every N seconds."""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from fangkong.tasks.services import escalate_overdue_tasks
+
+
+class Command(BaseCommand):
+    help = "每隔 N 秒自动上报逾期任务（演示环境用；生产环境请用 cron 运行 escalate_tasks）"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--every", type=int, default=300, help="间隔秒数（默认 300）")
+        parser.add_argument("--once", action="store_true", help="只运行一次")
+
+    def handle(self, *args, **options):
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        while not stopping:
+            close_old_connections()
+            try:
+                moved = escalate_overdue_tasks()
+                if moved:
+                    self.stdout.write(f"escalated {moved}")
+            except Exception as exc:  # keep the loop alive; the next round retries
+                self.stderr.write(f"escalation failed: {exc}")
+            if options["once"]:
+                break
+            deadline = time.monotonic() + options["every"]
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(1)
