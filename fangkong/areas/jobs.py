@@ -19,4 +19,4 @@ def import_areas_job(job, progress, path: str, filename: str) -> dict:
         return {"ok": False, "errors": [{"row": 0, "code": "", "errors": [str(exc)]}], "error_count": 1}
     finally:
         Path(path).unlink(missing_ok=True)
-    return {"ok": True, **counts}
+    return {"ok": True, **counts, "summary": [["新增区划", counts["created"]], ["更新区划", counts["updated"]]]}

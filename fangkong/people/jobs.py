@@ -55,4 +55,4 @@ def export_people_job(job, progress, query: str) -> dict:
     workbook.close()
     record_event(user, AuditAction.EXPORT, object_type="people.person", object_repr=f"人员名单 {row} 人",
                  changes={"query": query, "rows": row}, area_code=user.area_id or "")
-    return {"file": name, "filename": "人员名单.xlsx", "rows": row}
+    return {"file": name, "filename": "人员名单.xlsx", "rows": row, "summary": [["导出人数", row]]}
