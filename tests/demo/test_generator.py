@@ -1,0 +1,120 @@
+"""The demo county generator: valid, unique, consistent identities and every role."""
+
+import json
+import random
+from datetime import date
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from stdnum.cn import ric
+
+from fangkong.accounts.choices import Role
+from fangkong.accounts.models import User
+from fangkong.areas.choices import AreaLevel
+from fangkong.areas.models import Area, Household
+from fangkong.demo import data
+from fangkong.demo.generator import demo_password, generate_county
+from fangkong.demo.identities import IdentityMaker, local_birthplace, other_birthplace
+from fangkong.people import identity
+from fangkong.people.choices import DocumentType
+from fangkong.people.models import Person
+from fangkong.people.services import duplicate_candidates
+from fangkong.tasks.models import Task
+
+SMALL = {"townships": 3, "villages": 6, "grids": 12, "tasks": 20}
+
+
+def test_birthplaces_valid_for_every_birth_year():
+    rng = random.Random(1)
+    for year in range(1925, 2026):
+        for place in (local_birthplace(year), other_birthplace(rng, year)):
+            body = f"{place}{year}0615{12:02d}1"
+            assert ric.is_valid(body + ric.calc_check_digit(body + "0")), (place, year)
+
+
+def test_identity_maker_is_deterministic_and_unique():
+    a, b = IdentityMaker(random.Random(7)), IdentityMaker(random.Random(7))
+    numbers = [a.resident_id("370923", date(1990, 1, 1), "M") for _ in range(300)]
+    assert numbers == [b.resident_id("370923", date(1990, 1, 1), "M") for _ in range(300)]
+    assert len(set(numbers)) == 300
+    assert all(int(n[16]) % 2 == 1 for n in numbers)
+    assert len({a.phone() for _ in range(500)}) == 500
+    assert a.pinyin("张伟") == identity.name_pinyin("张伟")
+    assert a.pinyin("欧阳明") == identity.name_pinyin("欧阳明")
+
+
+@pytest.fixture
+def county(db):
+    return generate_county(people=600, seed=2026, **SMALL)
+
+
+@pytest.mark.django_db
+def test_areas_and_population(county):
+    assert Area.objects.filter(level=AreaLevel.COUNTY).get().code == data.COUNTY_CODE
+    assert Area.objects.filter(level=AreaLevel.TOWNSHIP).count() == 3
+    assert Area.objects.filter(level=AreaLevel.VILLAGE).count() == 6
+    assert Area.objects.filter(level=AreaLevel.GRID).count() == 12
+    for area in Area.objects.all():
+        assert area.prefix == area.code[: {"county": 6, "township": 9, "village": 12}.get(area.level, 20)]
+        if area.parent_id:
+            assert area.code.startswith(area.parent.prefix)
+    assert Person.objects.count() == 600
+    assert Area.objects.get(code=data.COUNTY_CODE).population == 600
+    assert Person.objects.filter(household=None).count() == 0
+    assert 1.8 < Person.objects.count() / Household.objects.count() < 3.5
+
+
+@pytest.mark.django_db
+def test_resident_ids_valid_unique_and_consistent(county):
+    people = list(Person.objects.filter(doc_type=DocumentType.RESIDENT_ID))
+    assert len(people) > 590
+    numbers = set()
+    for person in people:
+        number = person.document_number
+        assert ric.is_valid(number), number
+        birth, sex = identity.resident_id_facts(number)
+        assert (birth, sex) == (person.birth_date, person.sex)
+        assert person.doc_last4 == number[-4:]
+        numbers.add(number)
+        assert person.address == person.household.address
+        assert person.area_id == person.household.area_id
+    assert len(numbers) == len(people)
+    phones = [p.phone for p in people if p.phone_index]
+    assert len(phones) == len(set(phones)) and all(identity.PHONE_RE.fullmatch(p) for p in phones)
+    local = sum(1 for n in numbers if n[:6] in ("370923", "372626"))
+    assert 0.7 < local / len(numbers) < 0.95
+
+
+@pytest.mark.django_db
+def test_duplicates_are_found_by_the_merge_tool(county):
+    groups = duplicate_candidates(Person.objects.all())
+    assert len(groups) >= 3
+    assert all(any(p.doc_type == DocumentType.NONE for p in group) for group in groups)
+
+
+@pytest.mark.django_db
+def test_accounts_for_every_role_and_tasks(county):
+    assert {a["role"] for a in county} == set(Role.values)
+    assert {u.role for u in User.objects.all()} == set(Role.values)
+    for account in county:
+        user = authenticate(username=account["username"], password=demo_password(2026))
+        assert user is not None and user.area_id == account["area_code"]
+    assert User.objects.get(username="admin").is_staff
+    grid1 = User.objects.get(username="grid1")
+    assert grid1.area.level == AreaLevel.GRID
+    assert Task.objects.filter(area=grid1.area).exists()
+    assert Task.objects.filter(escalation_level__gt=0).exists()
+    assert not Task.objects.filter(title__in=Person.objects.values("name")).exists()
+
+
+@pytest.mark.django_db
+def test_command_writes_accounts_and_does_not_regenerate(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    args = ["--no-serve", "--people", "300", "--townships", "2", "--villages", "4", "--grids", "6"]
+    call_command("demo", *args)
+    accounts = json.loads((tmp_path / "demo-accounts.json").read_text(encoding="utf-8"))
+    assert {a["role"] for a in accounts} == set(Role.values)
+    assert set(accounts[0]) == {"username", "password", "role", "role_label", "area_code", "area_name"}
+    call_command("demo", *args)
+    assert Person.objects.count() == 300
