@@ -32,10 +32,13 @@ class KeyGroup(models.Model):
         return self.name
 
 
+CURRENT = models.Q(merged_into__isnull=True)
+
+
 class PersonQuerySet(RestrictedQuerySet):
     def current(self):
         """People not merged into another record."""
-        return self.filter(merged_into__isnull=True)
+        return self.filter(CURRENT)
 
 
 class Person(TimeStampedModel):
@@ -91,12 +94,14 @@ class Person(TimeStampedModel):
                 fields=["doc_index"], condition=~models.Q(doc_index=""), name="person_unique_document"
             ),
         ]
+        # The search indexes are partial on current (not merged) people: every
+        # list and search filters on that, so counts are answered from the index.
         indexes = [
-            models.Index(fields=["area", "name", "id"], name="person_area_name_idx"),
-            models.Index(fields=["name", "area"], name="person_name_idx"),
-            models.Index(fields=["name_pinyin", "area"], name="person_pinyin_idx"),
-            models.Index(fields=["name_initials", "area"], name="person_initials_idx"),
-            models.Index(fields=["doc_last4", "area"], name="person_doc_last4_idx"),
+            models.Index(fields=["area", "name", "id"], name="person_area_name_idx", condition=CURRENT),
+            models.Index(fields=["name", "area"], name="person_name_idx", condition=CURRENT),
+            models.Index(fields=["name_pinyin", "area"], name="person_pinyin_idx", condition=CURRENT),
+            models.Index(fields=["name_initials", "area"], name="person_initials_idx", condition=CURRENT),
+            models.Index(fields=["doc_last4", "area"], name="person_doc_last4_idx", condition=CURRENT),
             models.Index(fields=["phone_index"], name="person_phone_idx"),
             models.Index(fields=["household"], name="person_household_idx"),
             models.Index(fields=["name", "birth_date"], name="person_name_birth_idx"),
