@@ -15,6 +15,7 @@ from fangkong.core.api_base import PageParams, errors, get_or_404, paginate
 
 from . import selectors, services
 from .choices import DocumentType, Relation, Sex, VulnerableGroup
+from .filtersets import PersonFilterSet
 from .models import KeyGroup, Person
 
 router = Router(tags=["人员"])
@@ -66,9 +67,15 @@ class PersonPage(Schema):
 
 
 class PeopleFilter(PageParams):
+    """The same filters as the people list page (people.filtersets.PersonFilterSet)."""
+
     q: str = Field("", description="姓名、拼音首字母、证件号后四位、完整证件号或手机号")
     area: str | None = Field(None, description="区划代码：只列该区划及其下级的人员")
     key_group: str | None = Field(None, description="重点人群代码")
+    sex: Sex | None = Field(None, description="性别：M 男，F 女，U 未知")
+    vulnerable_group: VulnerableGroup | None = Field(None, description="困难群体类别")
+    is_floating: bool | None = Field(None, description="是否流动人口")
+    lives_alone_elderly: bool | None = Field(None, description="是否独居老人")
 
 
 class PersonIn(Schema):
@@ -207,16 +214,12 @@ def _person_fields(payload: dict, found: dict) -> dict:
 
 @router.get("", response={200: PersonPage, **errors(401, 422)}, summary="查找人员（脱敏）")
 def list_people(request, filters: Query[PeopleFilter]):
-    user = request.auth
-    area_prefix = None
-    if filters.area:
-        area = Area.objects.restrict(user, "view").filter(code=filters.area).first()
-        if area is None:
-            return {"count": 0, "items": []}
-        area_prefix = area.prefix
-    people = selectors.search_people(
-        user, filters.q, area_prefix=area_prefix, key_group=filters.key_group
-    )
+    params = filters.dict(exclude={"page", "page_size"}, exclude_none=True)
+    data = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+    filterset = PersonFilterSet(data, queryset=selectors.people_for(request.auth))
+    if not filterset.is_valid():
+        return {"count": 0, "items": []}
+    people = filterset.qs.select_related("area").order_by("area_id", "name", "id")
     return paginate(people.prefetch_related("key_groups"), filters, person_data)
 
 

@@ -34,6 +34,15 @@ class PeopleListTest(ApiTestCase):
         self.assertIn("张三", self.names(self.w.hq, q=last4))
         self.assertNotIn("李四", self.names(self.w.hq, q=last4))
 
+    def test_same_filters_as_the_list_page(self):
+        from fangkong.people.services import update_person
+
+        update_person(self.w.hq, self.w.person_b, {"is_floating": True})
+        self.assertEqual(self.names(self.w.hq, is_floating="true"), ["李四"])
+        self.assertEqual(self.names(self.w.hq, is_floating="false"), ["张三"])
+        sex = self.w.person_a.sex
+        self.assertIn("张三", self.names(self.w.hq, sex=sex))
+
     def test_search_by_phone(self):
         self.assertEqual(self.names(self.w.hq, q=self.w.person_b.phone), ["李四"])
 
