@@ -132,6 +132,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -152,6 +153,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Failed logins before an account is locked, and for how long.
 FANGKONG_LOGIN_MAX_FAILURES = envint("FANGKONG_LOGIN_MAX_FAILURES", 5)
 FANGKONG_LOGIN_LOCK_MINUTES = envint("FANGKONG_LOGIN_LOCK_MINUTES", 15)
+# Login attempts (page and API token) one address may make per minute.
+FANGKONG_LOGIN_RATE_PER_MINUTE = envint("FANGKONG_LOGIN_RATE_PER_MINUTE", 20)
 FANGKONG_API_TOKEN_DAYS = envint("FANGKONG_API_TOKEN_DAYS", 30)
 SESSION_COOKIE_AGE = envint("FANGKONG_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True

@@ -17,6 +17,9 @@ def pytest_configure(config):
 
     settings.FANGKONG_DATA_KEY = TEST_DATA_KEY
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Off by default: the suite logs in far more often than a person would;
+    # tests/accounts/test_ratelimit.py turns it on.
+    settings.FANGKONG_LOGIN_RATE_PER_MINUTE = 0
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

@@ -6,6 +6,7 @@ from ninja import Router, Schema, Status
 from ninja.security import APIKeyCookie, HttpBearer
 
 from fangkong.core.api_base import errors
+from fangkong.core.ratelimit import over_limit
 
 from . import services
 
@@ -55,11 +56,13 @@ class TokenOut(Schema):
     "/token",
     auth=None,
     exclude_none=True,
-    response={200: TokenOut, **errors(401, 403, 422)},
+    response={200: TokenOut, **errors(401, 403, 422, 429)},
     summary="用用户名和密码换取 API 令牌",
 )
 def issue_token(request, payload: TokenIn):
     """The same check as the login page: failures count toward the lockout and are audited."""
+    if over_limit("login", request, settings.FANGKONG_LOGIN_RATE_PER_MINUTE):
+        return Status(429, {"code": "throttled", "message": _("登录尝试过于频繁，请一分钟后再试。")})
     user = services.login_for_token(request, payload.username, payload.password)
     if user is None:
         if services.is_locked(payload.username):

@@ -44,7 +44,8 @@ def _free_port() -> int:
 def _server_env(var_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "FANGKONG_DATA_KEY", "FANGKONG_DATA_KEY_FILE", "DJANGO_SETTINGS_MODULE")}
-    env.update(FANGKONG_VAR_DIR=str(var_dir), FANGKONG_DEMO="1", PYTHONUNBUFFERED="1")
+    env.update(FANGKONG_VAR_DIR=str(var_dir), FANGKONG_DEMO="1", PYTHONUNBUFFERED="1",
+               FANGKONG_LOGIN_RATE_PER_MINUTE="1000")
     return env
 
 
