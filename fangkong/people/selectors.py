@@ -10,7 +10,7 @@ from fangkong.core.scope import prefix_q
 
 from . import identity
 from .choices import DocumentType
-from .models import Person, document_index
+from .models import CURRENT, Person, document_index
 
 _ASCII_LETTERS = re.compile(r"^[a-z]+$")
 _DIGITS4 = re.compile(r"^[0-9]{3}[0-9X]$")
@@ -51,8 +51,9 @@ def search_q(q: str) -> Q | None:
             # Given an OR of the two ranges, SQLite walks the whole scope in
             # (area, name) order (a full scan at a million people when few
             # match); a UNION of the ids found on each index avoids that.
-            by_initials = Person.objects.filter(_prefix("name_initials", lowered)).order_by().values("id")
-            by_pinyin = Person.objects.filter(_prefix("name_pinyin", lowered)).order_by().values("id")
+            # (CURRENT repeats the condition of the partial indexes, or SQLite won't use them.)
+            by_initials = Person.objects.filter(CURRENT, _prefix("name_initials", lowered)).order_by().values("id")
+            by_pinyin = Person.objects.filter(CURRENT, _prefix("name_pinyin", lowered)).order_by().values("id")
             return Q(id__in=by_initials.union(by_pinyin))
         # PostgreSQL picks a BitmapOr of both indexes or the ordered walk by cost.
         return _prefix("name_initials", lowered) | _prefix("name_pinyin", lowered)
