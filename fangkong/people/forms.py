@@ -1,4 +1,5 @@
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.areas.choices import AreaLevel
@@ -22,10 +23,9 @@ class PersonForm(forms.Form):
     birth_date = forms.DateField(label=_("出生日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     area = forms.ModelChoiceField(label=_("所属网格"), queryset=Area.objects.none(), to_field_name="code")
     household = forms.ModelChoiceField(
-        label=_("户编号"), queryset=Household.objects.none(), required=False,
-        widget=forms.NumberInput(attrs={"min": 1}),
-        help_text=_("可在楼栋页面查到户编号；不填则不归户。"),
-        error_messages={"invalid_choice": _("户编号不存在或不在您的管辖范围内。")},
+        label=_("户"), queryset=Household.objects.none(), required=False, empty_label=_("不归户"),
+        help_text=_("先选所属网格，再从该网格的住户中选择。"),
+        error_messages={"invalid_choice": _("所选户不在所属网格内。")},
     )
     relation = forms.ChoiceField(label=_("与户主关系"), choices=[("", "---------"), *Relation.choices], required=False)
     address = forms.CharField(label=_("现住址"), max_length=200, required=False)
@@ -40,22 +40,27 @@ class PersonForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Choices are restricted like every other read.
         self.fields["area"].queryset = Area.objects.restrict(user, "view").filter(level=AreaLevel.GRID)
-        self.fields["household"].queryset = Household.objects.restrict(user, "view")
         if user.area and user.area.level == AreaLevel.GRID:
             self.fields["area"].initial = user.area_id
+        grid = self.data.get("area") if self.is_bound else self.initial.get("area", self.fields["area"].initial)
+        # Households of the chosen grid only: a grid has hundreds, the county hundreds of thousands.
+        self.fields["household"].queryset = households_in(user, grid)
         style_fields(self)
-
-    def clean(self):
-        cleaned = super().clean()
-        household, area = cleaned.get("household"), cleaned.get("area")
-        if household and area and household.area_id != area.code:
-            self.add_error("household", _("所选户不在所属网格内。"))
-        return cleaned
+        self.fields["area"].widget.attrs.update({
+            "hx-get": reverse_lazy("people:household_options"), "hx-target": "#id_household",
+            "hx-trigger": "change",
+        })
 
     def service_data(self) -> dict:
         data = {k: v for k, v in self.cleaned_data.items() if k not in ("area", "key_groups")}
         data["sex"] = data.get("sex") or Sex.UNKNOWN
         return data
+
+
+def households_in(user, grid_code):
+    if not grid_code:
+        return Household.objects.none()
+    return Household.objects.restrict(user, "view").filter(area_id=grid_code).select_related("building")
 
 
 class RevealForm(forms.Form):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.person_list, name="list"),
     path("new/", views.person_create, name="create"),
     path("export/", views.person_export, name="export"),
+    path("household-options/", views.household_options, name="household_options"),
     path("duplicates/", views.merge_candidates, name="merge_candidates"),
     path("merge/", views.merge, name="merge"),
     path("<int:pk>/", views.person_detail, name="detail"),

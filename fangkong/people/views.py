@@ -11,7 +11,7 @@ from fangkong.core.pagination import paginate
 
 from . import services
 from .filtersets import PersonFilterSet
-from .forms import MergeForm, PersonForm, RevealForm
+from .forms import MergeForm, PersonForm, RevealForm, households_in
 from .selectors import people_for
 
 
@@ -110,6 +110,13 @@ def person_edit(request, pk):
             messages.success(request, _("已保存。"))
             return redirect("people:detail", pk=person.pk)
     return render(request, "people/form.html", {"form": form, "person": person, "title": _("修改人员信息")})
+
+
+@permission_required("people.add_person", raise_exception=True)
+def household_options(request):
+    """The <option>s of the households of one grid, for the person form (htmx)."""
+    households = households_in(request.user, request.GET.get("area", "").strip())
+    return render(request, "people/_household_options.html", {"households": households})
 
 
 @permission_required("people.merge_person", raise_exception=True)

@@ -136,3 +136,20 @@ class PageTests(WorldTestCase):
             response = self.client.post(reverse("areas:import"), {
                 "file": SimpleUploadedFile("bad.csv", bad.encode("utf-8-sig"))})
         self.assertContains(self.client.get(response["Location"]), "不存在")
+
+
+class HouseholdPickerTests(WorldTestCase):
+    def test_household_options_are_those_of_the_grid_in_scope(self):
+        url = reverse("people:household_options")
+        self.client.force_login(self.w.grid_a_worker)
+        self.assertContains(self.client.get(url, {"area": self.w.grid_a.code}), "1号楼1单元101")
+        self.client.force_login(self.w.grid_b_worker)
+        self.assertNotContains(self.client.get(url, {"area": self.w.grid_a.code}), "1号楼")
+
+    def test_a_household_of_another_grid_is_refused(self):
+        self.client.force_login(self.w.hq)
+        response = self.client.post(reverse("people:create"), {
+            "name": "王五", "doc_type": "none", "area": self.w.grid_a.code,
+            "household": self.w.person_b.household_id,
+        })
+        self.assertContains(response, "所选户不在所属网格内")
