@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_filters",
-    "django_tables2",
     "bootstrap",
     "rules.apps.AutodiscoverRulesConfig",
     "django_tasks",
@@ -193,7 +192,6 @@ FANGKONG_ESCALATION_REPEAT_HOURS = envint("FANGKONG_ESCALATION_REPEAT_HOURS", 24
 FANGKONG_PAGE_SIZE = envint("FANGKONG_PAGE_SIZE", 50)
 FANGKONG_MAX_PAGE_SIZE = 200
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 
 LOGGING = {
     "version": 1,
