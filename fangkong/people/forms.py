@@ -10,6 +10,15 @@ from .choices import DocumentType, Relation, Sex, VulnerableGroup
 from .models import KeyGroup
 
 
+class GridChoiceField(forms.ModelChoiceField):
+    """Grids are named 第N网格 in every village: show township and village too."""
+
+    def label_from_instance(self, obj):
+        village = obj.parent
+        township = village.parent if village else None
+        return " / ".join(a.name for a in (township, village, obj) if a is not None)
+
+
 class PersonForm(forms.Form):
     """Registering or correcting a person. Identity rules live in people.services."""
 
@@ -18,10 +27,10 @@ class PersonForm(forms.Form):
     document_number = forms.CharField(label=_("证件号码"), max_length=40, required=False,
                                       help_text=_("居民身份证为18位；末位X大小写均可。"))
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
-    sex = forms.ChoiceField(label=_("性别"), choices=Sex.choices, required=False,
+    sex = forms.ChoiceField(label=_("性别"), choices=[("", _("按证件号码")), *Sex.choices], required=False,
                             help_text=_("填写身份证号码时按号码自动确定。"))
     birth_date = forms.DateField(label=_("出生日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    area = forms.ModelChoiceField(label=_("所属网格"), queryset=Area.objects.none(), to_field_name="code")
+    area = GridChoiceField(label=_("所属网格"), queryset=Area.objects.none(), to_field_name="code")
     household = forms.ModelChoiceField(
         label=_("户"), queryset=Household.objects.none(), required=False, empty_label=_("不归户"),
         help_text=_("先选所属网格，再从该网格的住户中选择。"),
@@ -39,7 +48,9 @@ class PersonForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         # Choices are restricted like every other read.
-        self.fields["area"].queryset = Area.objects.restrict(user, "view").filter(level=AreaLevel.GRID)
+        self.fields["area"].queryset = (
+            Area.objects.restrict(user, "view").filter(level=AreaLevel.GRID).select_related("parent__parent")
+        )
         if user.area and user.area.level == AreaLevel.GRID:
             self.fields["area"].initial = user.area_id
         grid = self.data.get("area") if self.is_bound else self.initial.get("area", self.fields["area"].initial)

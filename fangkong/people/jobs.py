@@ -20,6 +20,7 @@ EXPORT_COLUMNS = [
     ("证件类型", lambda p: p.get_doc_type_display()),
     ("证件号码（脱敏）", lambda p: p.doc_masked),
     ("联系电话（脱敏）", lambda p: p.phone_masked),
+    ("所属村（社区）", lambda p: p.area.parent.name if p.area.parent_id else ""),
     ("所属网格", lambda p: p.area.name),
     ("网格编码", lambda p: p.area_id),
     ("现住址", lambda p: p.address),
@@ -35,7 +36,7 @@ def export_people_job(job, progress, query: str) -> dict:
     """Write the filtered people list (masked) to an xlsx file, with progress."""
     user = get_user_model().objects.select_related("area").get(pk=job.created_by_id)
     filterset = PersonFilterSet(QueryDict(query), queryset=people_for(user, "export"))
-    people = filterset.qs.select_related("area").order_by("area_id", "name", "id")
+    people = filterset.qs.select_related("area__parent").order_by("area_id", "name", "id")
     total = people.count()
     progress(0, total)
     folder = settings.MEDIA_ROOT / "jobs"

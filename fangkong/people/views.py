@@ -18,7 +18,7 @@ from .selectors import people_for
 @permission_required("people.view_person", raise_exception=True)
 def person_list(request):
     filterset = PersonFilterSet(request.GET or None, queryset=people_for(request.user))
-    people = filterset.qs.select_related("area").order_by("area_id", "name", "id")
+    people = filterset.qs.select_related("area__parent").order_by("area_id", "name", "id")
     return render(request, "people/list.html", {
         "filter": filterset, "page_obj": paginate(request, people),
         "can_export": request.user.has_perm("people.export_person"),
