@@ -60,6 +60,7 @@ ALLOWED_HOSTS = [h.strip() for h in env("FANGKONG_ALLOWED_HOSTS", "127.0.0.1,loc
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("FANGKONG_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

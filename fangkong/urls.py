@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.urls import include, path
 
 from fangkong import views
@@ -13,4 +14,5 @@ urlpatterns = [
     path("jobs/", include("fangkong.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
 ]

@@ -56,6 +56,15 @@ PERMISSIONS = {
     "audit.export_auditevent": auditors,
     "core.view_job": anyone,
     "accounts.view_user": has_role(R.HQ_ADMIN),
+    # Reference data kept in the admin site (/admin/) by the county HQ admin.
+    "accounts.add_user": has_role(R.HQ_ADMIN),
+    "accounts.change_user": has_role(R.HQ_ADMIN),
+    "accounts.view_organization": has_role(R.HQ_ADMIN),
+    "accounts.add_organization": has_role(R.HQ_ADMIN),
+    "accounts.change_organization": has_role(R.HQ_ADMIN),
+    "people.add_keygroup": has_role(R.HQ_ADMIN),
+    "people.change_keygroup": has_role(R.HQ_ADMIN),
+    "areas.change_area": has_role(R.HQ_ADMIN),
 }
 
 for name, predicate in PERMISSIONS.items():
