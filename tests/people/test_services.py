@@ -1,6 +1,8 @@
+import io
 import json
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 
 from fangkong.areas.models import Area
 from fangkong.audit.choices import AuditAction
@@ -259,3 +261,11 @@ class RecountPopulationTest(WorldTestCase):
         incremental = dict(Area.objects.values_list("code", "population"))
         self.assertEqual(services.recount_population(), 2)
         self.assertEqual(dict(Area.objects.values_list("code", "population")), incremental)
+
+
+class RecountCommandTest(WorldTestCase):
+    def test_recount_command_restores_counts(self):
+        Area.objects.update(population=0)
+        call_command("recount_population", stdout=io.StringIO())
+        self.w.county.refresh_from_db()
+        self.assertEqual(self.w.county.population, 2)
