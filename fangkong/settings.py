@@ -187,6 +187,12 @@ TASKS = {
     }
 }
 
+# A running job that has not reported progress for this long is taken as dead
+# (its worker was killed); `fangkong reap_jobs` marks it failed so it can be re-run.
+FANGKONG_JOB_STALE_SECONDS = envint("FANGKONG_JOB_STALE_SECONDS", 300)
+# Largest register file accepted for import.
+FANGKONG_IMPORT_MAX_MB = envint("FANGKONG_IMPORT_MAX_MB", 150)
+
 # Hours before an overdue task climbs one more level up the area tree.
 FANGKONG_ESCALATION_REPEAT_HOURS = envint("FANGKONG_ESCALATION_REPEAT_HOURS", 24)
 # Rows per page on list pages (a user may ask for up to the maximum).

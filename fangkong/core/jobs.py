@@ -17,6 +17,7 @@ from django_tasks import task
 
 from .choices import JobStatus
 from .models import Job
+from .signals import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,14 @@ def run_job(job_id: str) -> None:
     job = Job.objects.get(pk=job_id)
     if job.status != JobStatus.QUEUED:
         return
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now())
     job.refresh_from_db()
     params = dict(job.params)
     func = import_string(params.pop("func"))
 
     def progress(processed: int, total: int | None = None, **counts) -> None:
-        fields = {"processed": processed}
+        fields = {"processed": processed, "heartbeat_at": timezone.now()}
         if total is not None:
             fields["total"] = total
         if counts:
@@ -57,9 +59,27 @@ def run_job(job_id: str) -> None:
             status=JobStatus.FAILED, finished_at=timezone.now(),
             error=f"{exc}\n{traceback.format_exc(limit=3)}",
         )
+        job.refresh_from_db()
+        job_finished.send(sender=Job, job=job)
         return
     job.refresh_from_db()
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result,
         processed=max(job.processed, job.total),
     )
+    job.refresh_from_db()
+    job_finished.send(sender=Job, job=job)
+
+
+def reap_stale_jobs() -> int:
+    """Mark running jobs whose worker died as failed, so their work can be started again."""
+    reaped = 0
+    for job in Job.objects.filter(status=JobStatus.RUNNING):
+        if job.is_stale:
+            reaped += Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+                status=JobStatus.FAILED, finished_at=timezone.now(),
+                error="后台进程中断（超时未报告进度），可重新发起。",
+            )
+            job.refresh_from_db()
+            job_finished.send(sender=Job, job=job)
+    return reaped

@@ -1,9 +1,11 @@
 """Base models shared by every app, and background jobs with progress."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import JobStatus
@@ -55,6 +57,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
 
     objects = RestrictedManager()
 
@@ -74,6 +77,14 @@ class Job(models.Model):
         if not self.total:
             return 0.0
         return round(min(100.0, 100.0 * self.processed / self.total), 1)
+
+    @property
+    def is_stale(self) -> bool:
+        """Running, but its worker has not reported for a while (killed or crashed)."""
+        if self.status != JobStatus.RUNNING:
+            return False
+        last = self.heartbeat_at or self.started_at
+        return last is not None and timezone.now() - last > timedelta(seconds=settings.FANGKONG_JOB_STALE_SECONDS)
 
     @property
     def is_finished(self) -> bool:

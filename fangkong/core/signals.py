@@ -8,3 +8,7 @@ Arguments are those of ``fangkong.audit.services.record_event``.
 from django.dispatch import Signal
 
 audit_requested = Signal()
+
+# Sent when a background job ends (succeeded or failed); argument: job.
+# The tasks app puts the result in the inbox of whoever started the job.
+job_finished = Signal()

@@ -1,5 +1,6 @@
 """The person register: one row per person, identity sealed at rest."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -152,3 +153,67 @@ def document_index(doc_type: str, number: str) -> str:
 
 def phone_index(phone: str) -> str:
     return crypto.blind_index("phone", phone) if phone else ""
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("待确认列")
+    PLANNING = "planning", _("预检中")
+    PLANNED = "planned", _("已预检")
+    COMMITTING = "committing", _("导入中")
+    COMMITTED = "committed", _("已导入")
+    FAILED = "failed", _("失败")
+
+
+class RegisterImport(models.Model):
+    """One upload of the population register (常住人口信息汇总表) and what became of it.
+
+    The file stays under var/files/imports until the batch is committed; the
+    dry run and the commit both plan from it, so a commit always matches the
+    data as it is at commit time.
+    """
+
+    scope_field = "area_id"
+
+    area = models.ForeignKey(Area, verbose_name=_("导入区划"), on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(_("文件名"), max_length=200)
+    stored_name = models.CharField(_("存储文件"), max_length=100)
+    sha256 = models.CharField(_("文件摘要"), max_length=64)
+    size = models.PositiveBigIntegerField(_("大小"), default=0)
+    sheets = models.JSONField(_("工作表"), default=list, blank=True)
+    mapping = models.JSONField(_("列对应"), default=dict, blank=True)
+    status = models.CharField(_("状态"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    summary = models.JSONField(_("预检结果"), default=dict, blank=True)
+    error_report = models.CharField(_("错误报告"), max_length=100, blank=True)
+    plan_job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    commit_job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("人口信息导入")
+        verbose_name_plural = _("人口信息导入")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["area", "-created_at"], name="import_area_idx")]
+
+    def __str__(self):
+        return self.filename
+
+
+class ImportMapping(models.Model):
+    """The column mapping last confirmed for an area: header text -> field code."""
+
+    area = models.OneToOneField(Area, verbose_name=_("区划"), on_delete=models.CASCADE, related_name="+")
+    mapping = models.JSONField(_("列对应"), default=dict)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("导入列对应")
+        verbose_name_plural = _("导入列对应")
+
+    def __str__(self):
+        return str(self.area_id)

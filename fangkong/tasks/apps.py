@@ -6,3 +6,6 @@ class TasksConfig(AppConfig):
     name = "fangkong.tasks"
     label = "tasks"
     verbose_name = _("任务")
+
+    def ready(self):
+        from . import signals  # noqa: F401

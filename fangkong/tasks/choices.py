@@ -19,3 +19,4 @@ class TaskKind(models.TextChoices):
     VERIFY_PERSON = "verify_person", _("核实人员信息")
     VISIT = "visit", _("入户走访")
     GENERAL = "general", _("一般任务")
+    JOB_RESULT = "job_result", _("后台任务结果")

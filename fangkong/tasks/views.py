@@ -72,8 +72,13 @@ def complete(request, pk):
 def _subject_url(user, task):
     """A link to the task's subject when it is a page the user may open."""
     subject = task.subject_type
-    if subject and (subject.app_label, subject.model) == ("people", "person") and user.has_perm("people.view_person"):
+    if subject is None:
+        return None
+    kind = (subject.app_label, subject.model)
+    if kind == ("people", "person") and user.has_perm("people.view_person"):
         return reverse("people:detail", args=[task.subject_id])
+    if kind == ("core", "job"):
+        return reverse("core:job", args=[task.subject_id])
     return None
 
 

@@ -1,4 +1,4 @@
-"""`fangkong periodic`: a small scheduler for the demo: escalate overdue tasks every N seconds."""
+"""`fangkong periodic`: a small scheduler for the demo: escalate overdue tasks and reap dead jobs every N seconds."""
 
 import signal
 import time
@@ -6,11 +6,12 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from fangkong.core.jobs import reap_stale_jobs
 from fangkong.tasks.services import escalate_overdue_tasks
 
 
 class Command(BaseCommand):
-    help = "每隔 N 秒自动上报逾期任务（演示环境用；生产环境请用 cron 运行 escalate_tasks）"
+    help = "每隔 N 秒自动上报逾期任务、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks 和 reap_jobs）"
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=int, default=300, help="间隔秒数（默认 300）")
@@ -25,6 +26,9 @@ class Command(BaseCommand):
                 moved = escalate_overdue_tasks()
                 if moved:
                     self.stdout.write(f"escalated {moved}")
+                reaped = reap_stale_jobs()
+                if reaped:
+                    self.stdout.write(f"reaped {reaped}")
             except Exception as exc:  # keep the loop alive; the next round retries
                 self.stderr.write(f"escalation failed: {exc}")
             if options["once"]:
