@@ -17,6 +17,7 @@ from fangkong.audit.api import router as audit_router
 from fangkong.core.api import router as jobs_router
 from fangkong.core.api_base import FangkongAPI, NotFound
 from fangkong.people.api import router as people_router
+from fangkong.people.register.api import router as register_router
 from fangkong.tasks.api import router as tasks_router
 
 api = FangkongAPI(
@@ -39,6 +40,7 @@ api.add_router("/people", people_router)
 api.add_router("/tasks", tasks_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/audit", audit_router)
+api.add_router("", register_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()

@@ -49,6 +49,7 @@ PERMISSIONS = {
     "people.export_person": people_exporters,
     "people.merge_person": people_mergers,
     "people.view_keygroup": anyone,
+    "people.view_registerimport": field_staff,
     "tasks.view_task": anyone,
     "tasks.change_task": anyone,
     "tasks.add_task": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER),

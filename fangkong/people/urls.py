@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .register import views as register_views
 
 app_name = "people"
 urlpatterns = [
@@ -9,6 +10,10 @@ urlpatterns = [
     path("export/", views.person_export, name="export"),
     path("household-options/", views.household_options, name="household_options"),
     path("duplicates/", views.merge_candidates, name="merge_candidates"),
+    path("imports/", register_views.import_list, name="imports"),
+    path("imports/<int:pk>/", register_views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/commit/", register_views.import_commit, name="import_commit"),
+    path("imports/<int:pk>/errors/", register_views.import_errors, name="import_errors"),
     path("merge/", views.merge, name="merge"),
     path("<int:pk>/", views.person_detail, name="detail"),
     path("<int:pk>/edit/", views.person_edit, name="edit"),

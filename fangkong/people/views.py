@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,8 @@ def person_list(request):
         "filter": filterset, "page_obj": paginate(request, people),
         "can_export": request.user.has_perm("people.export_person"),
         "can_add": request.user.has_perm("people.add_person"),
+        "can_export_plain": request.user.has_perm("people.export_person") and request.user.has_perm(
+            "people.reveal_person"),
     })
 
 
@@ -30,8 +33,16 @@ def person_list(request):
 @permission_required("people.export_person", raise_exception=True)
 def person_export(request):
     query = request.POST.get("query", "")
-    job = start_job(request.user, "people.export", _("导出人员名单"), "fangkong.people.jobs.export_people_job",
-                    area_code=request.user.area_id or "", query=query)
+    unmasked = request.POST.get("unmasked") == "1"
+    reason = request.POST.get("reason", "").strip()
+    if unmasked and not request.user.has_perm("people.reveal_person"):
+        raise PermissionDenied
+    if unmasked and len(reason) < 2:
+        messages.error(request, _("导出明文须填写事由（至少2个字）。"))
+        return redirect(f"{reverse('people:list')}?{query}")
+    job = start_job(request.user, "people.export", _("导出人员名单（明文）") if unmasked else _("导出人员名单"),
+                    "fangkong.people.jobs.export_people_job", area_code=request.user.area_id or "",
+                    query=query, unmasked=unmasked, reason=reason)
     return redirect("core:job", pk=job.pk)
 
 

@@ -84,22 +84,30 @@ def live_server_url(demo_var_dir):
     url = f"http://127.0.0.1:{port}"
     log = demo_var_dir / "gunicorn.log"
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = _server_env(demo_var_dir)
     with log.open("wb") as out:
         server = subprocess.Popen(
             [str(gunicorn), "fangkong.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2",
              "--timeout", "120", "--access-logfile", "-"],
-            cwd=ROOT, env=_server_env(demo_var_dir), stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        # Imports and exports run as background jobs: the worker the demo runs beside the server.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "fangkong.cli", "db_worker", "--interval", "0.2", "--no-startup-delay",
+             "--no-reload"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         _wait_until_up(url, server, log)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in (server, worker):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,12 @@ walk cannot fill fails the test, so whoever adds one extends OBJECT_ARGS.
 
 from datetime import timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from fangkong.core.jobs import start_job
+from fangkong.people.register.services import upload_register
 from fangkong.tasks.services import create_task
 from tests.base import WorldTestCase
 
@@ -38,6 +40,8 @@ class UrlWalkTests(WorldTestCase):
         cls.job_a = start_job(w.grid_a_worker, "people.export", "甲网格导出", "fangkong.people.jobs.export_people_job",
                               area_code=w.grid_a.code, query="")
         household = w.person_a.household
+        cls.batch_a = upload_register(w.grid_a_worker, SimpleUploadedFile(
+            "甲网格.csv", "姓名,公民身份号码\n张三,370923198506150011\n".encode()), w.grid_a)
         # One object in grid A for every argument name a URL may take.
         cls.object_args = {
             "people:detail": {"pk": w.person_a.pk}, "people:edit": {"pk": w.person_a.pk},
@@ -47,6 +51,8 @@ class UrlWalkTests(WorldTestCase):
             "tasks:detail": {"pk": cls.task_a.pk}, "tasks:start": {"pk": cls.task_a.pk},
             "tasks:complete": {"pk": cls.task_a.pk},
             "core:job": {"pk": cls.job_a.pk}, "core:job_file": {"pk": cls.job_a.pk},
+            "people:import_detail": {"pk": cls.batch_a.pk}, "people:import_commit": {"pk": cls.batch_a.pk},
+            "people:import_errors": {"pk": cls.batch_a.pk},
         }
 
     def urls(self):
@@ -58,7 +64,7 @@ class UrlWalkTests(WorldTestCase):
             yield name, reverse(name, kwargs=kwargs), bool(args)
 
     def test_outsiders_never_see_grid_a_records(self):
-        secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出"]
+        secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv"]
         for user in (self.w.grid_b_worker, self.w.outsider):
             for _name, url, has_object in self.urls():
                 for method in ("get", "post"):

@@ -13,3 +13,8 @@ def query_replace(context, **changes):
         else:
             query[key] = value
     return query.urlencode()
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
