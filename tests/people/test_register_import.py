@@ -161,3 +161,14 @@ class RegisterImportFlowTests(WorldTestCase):
         body = f"周六,男,{make_resident_id()},13800001234,501\n"
         batch = self.dry_run(self.upload((header + body).encode("gb18030"), name="register.csv"))
         self.assertEqual(batch.summary["counts"]["new"], 1, batch.summary)
+
+
+class OversizeUploadTests(WorldTestCase):
+    def test_a_200_mb_upload_is_refused_from_its_length_before_reading(self):
+        self.client.force_login(self.w.grid_a_worker)
+        response = self.client.generic(
+            "POST", reverse("people:imports"), data=b"x" * 1024, content_type="multipart/form-data; boundary=x",
+            CONTENT_LENGTH=str(200 * 1024 * 1024))
+        self.assertEqual(response.status_code, 413)
+        self.assertContains(response, "150 MB", status_code=413)
+        self.assertFalse(RegisterImport.objects.exists())

@@ -14,6 +14,7 @@ from ..models import RegisterImport
 from . import services
 from .fields import FIELDS
 from .forms import MappingForm, UploadForm
+from .reader import RegisterFileError, check_size
 
 
 def _batches(request):
@@ -26,6 +27,11 @@ def _get(request, pk):
 
 @permission_required("people.add_person", raise_exception=True)
 def import_list(request):
+    too_big = _too_big(request)
+    if too_big:
+        return render(request, "people/register/list.html", {
+            "form": UploadForm(user=request.user), "upload_error": too_big,
+            "page_obj": paginate(request, _batches(request))}, status=413)
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -38,6 +44,17 @@ def import_list(request):
     return render(request, "people/register/list.html", {
         "form": form, "page_obj": paginate(request, _batches(request)),
     })
+
+
+def _too_big(request) -> str:
+    """Refuse an oversized upload from its Content-Length, before the body is read."""
+    if request.method != "POST":
+        return ""
+    try:
+        check_size(max(int(request.META.get("CONTENT_LENGTH") or 0) - 64 * 1024, 1))
+    except (RegisterFileError, ValueError) as exc:
+        return str(exc)
+    return ""
 
 
 @permission_required("people.add_person", raise_exception=True)
