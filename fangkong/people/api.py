@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from ninja import Field, Query, Router, Schema, Status
 
 from fangkong.areas.models import Area
@@ -20,7 +21,7 @@ from .models import KeyGroup, Person
 
 router = Router(tags=["人员"])
 
-NOT_FOUND = "未找到该人员或无权查看"
+NOT_FOUND = gettext_noop("未找到该人员或无权查看")
 FLAG_FIELDS = ("is_floating", "is_rental_tenant", "lives_alone_elderly")
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from ninja import Field, Query, Router, Schema
 
 from fangkong.core.api_base import PageParams, errors, get_or_404, paginate
@@ -15,7 +16,7 @@ from .models import Task
 
 router = Router(tags=["任务"])
 
-NOT_FOUND = "未找到该任务或无权查看"
+NOT_FOUND = gettext_noop("未找到该任务或无权查看")
 
 
 class TaskOut(Schema):

@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.core.pagination import paginate
@@ -13,10 +14,10 @@ from .forms import CompleteTaskForm
 from .models import Task
 
 TABS = {
-    "open": (_("待办"), OPEN_STATUSES),
-    "overdue": (_("已逾期"), [TaskStatus.OVERDUE]),
-    "done": (_("已完成"), [TaskStatus.DONE]),
-    "cancelled": (_("已取消"), [TaskStatus.CANCELLED]),
+    "open": (gettext_lazy("待办"), OPEN_STATUSES),
+    "overdue": (gettext_lazy("已逾期"), [TaskStatus.OVERDUE]),
+    "done": (gettext_lazy("已完成"), [TaskStatus.DONE]),
+    "cancelled": (gettext_lazy("已取消"), [TaskStatus.CANCELLED]),
 }
 
 
