@@ -16,39 +16,51 @@ from django.urls import reverse
 
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
+from fangkong.core import crypto
 
+from .choices import DocumentType, Relation, Sex, VulnerableGroup
 from .filtersets import PersonFilterSet
+from .models import Person
 from .selectors import people_for
 
+FIELDS = ["id", "name", "sex", "doc_sealed", "doc_masked", "phone_sealed", "phone_masked", "birth_date", "doc_type",
+          "household__building__name", "household__unit", "household__door", "relation", "is_floating",
+          "is_rental_tenant", "vulnerable_group", "lives_alone_elderly", "address", "area_id", "area__parent__name",
+          "area__name"]
+HEADERS = ["姓名", "性别", "公民身份号码", "联系电话", "出生日期", "证件类型", "楼栋", "单元", "门牌号", "与户主关系", "人员类别",
+           "是否流动人口", "是否出租房", "困难群体类别", "是否独居老人", "现住址", "网格编码", "所属村（社区）", "所属网格"]
+CHUNK = 5000
 
-def _yes(flag: bool) -> str:
-    return "是" if flag else "否"
+
+def _labels(choices) -> dict:
+    """Choice labels resolved once (a lazy label per cell costs more than the row)."""
+    return {value: str(label) for value, label in choices}
 
 
-def _columns(unmasked: bool):
-    document = (lambda p: p.document_number) if unmasked else (lambda p: p.doc_masked)
-    phone = (lambda p: p.phone) if unmasked else (lambda p: p.phone_masked)
-    return [
-        ("姓名", lambda p: p.name),
-        ("性别", lambda p: p.get_sex_display() if p.sex != "U" else ""),
-        ("公民身份号码", document),
-        ("联系电话", phone),
-        ("出生日期", lambda p: p.birth_date.isoformat() if p.birth_date else ""),
-        ("证件类型", lambda p: p.get_doc_type_display()),
-        ("楼栋", lambda p: p.household.building.name if p.household_id and p.household.building_id else ""),
-        ("单元", lambda p: p.household.unit if p.household_id else ""),
-        ("门牌号", lambda p: p.household.door if p.household_id else ""),
-        ("与户主关系", lambda p: p.get_relation_display() if p.relation else ""),
-        ("人员类别", lambda p: "、".join(kg.name for kg in p.key_groups.all())),
-        ("是否流动人口", lambda p: _yes(p.is_floating)),
-        ("是否出租房", lambda p: _yes(p.is_rental_tenant)),
-        ("困难群体类别", lambda p: p.get_vulnerable_group_display() if p.vulnerable_group else ""),
-        ("是否独居老人", lambda p: _yes(p.lives_alone_elderly)),
-        ("现住址", lambda p: p.address),
-        ("网格编码", lambda p: p.area_id),
-        ("所属村（社区）", lambda p: p.area.parent.name if p.area.parent_id else ""),
-        ("所属网格", lambda p: p.area.name),
-    ]
+def _rows(people, unmasked: bool):
+    """Export rows straight from value tuples: a million rows stay within a minute."""
+    sex, docs = _labels(Sex.choices), _labels(DocumentType.choices)
+    relation, vulnerable = _labels(Relation.choices), _labels(VulnerableGroup.choices)
+    vulnerable[""] = ""
+    yes = {True: "是", False: "否"}
+    through = Person.key_groups.through
+    ids = list(people.values_list("id", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        groups = {}
+        for person_id, name in through.objects.filter(person_id__in=chunk).values_list("person_id", "keygroup__name"):
+            groups.setdefault(person_id, []).append(name)
+        for r in Person.objects.filter(id__in=chunk).order_by("area_id", "name", "id").values_list(*FIELDS):
+            (pk, name, s, doc_sealed, doc_masked, phone_sealed, phone_masked, birth, doc_type, building, unit, door,
+             rel, floating, rental, vuln, alone, address, area, village, grid) = r
+            yield [
+                name, sex[s] if s != "U" else "",
+                crypto.decrypt(doc_sealed) if unmasked else doc_masked,
+                crypto.decrypt(phone_sealed) if unmasked else phone_masked,
+                birth.isoformat() if birth else "", docs.get(doc_type, ""), building or "", unit or "", door or "",
+                relation.get(rel, ""), "、".join(groups.get(pk, ())), yes[floating], yes[rental],
+                vulnerable.get(vuln, ""), yes[alone], address, area, village or "", grid,
+            ]
 
 
 def export_people_job(job, progress, query: str, unmasked: bool = False, reason: str = "") -> dict:
@@ -57,26 +69,20 @@ def export_people_job(job, progress, query: str, unmasked: bool = False, reason:
     if unmasked and not (user.has_perm("people.reveal_person") and len(reason.strip()) >= 2):
         raise PermissionDenied("导出明文须有查看明文权限并填写事由")
     filterset = PersonFilterSet(QueryDict(query), queryset=people_for(user, "export"))
-    people = (
-        filterset.qs.select_related("area__parent", "household__building").prefetch_related("key_groups")
-        .order_by("area_id", "name", "id")
-    )
+    people = filterset.qs.order_by("area_id", "name", "id")
     total = people.count()
     progress(0, total)
     folder = settings.MEDIA_ROOT / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.xlsx"
-    workbook = xlsxwriter.Workbook(str(folder / name), {"constant_memory": True})
+    workbook = xlsxwriter.Workbook(str(folder / name), {"constant_memory": True, "strings_to_numbers": False})
     sheet = workbook.add_worksheet("人员")
-    bold = workbook.add_format({"bold": True})
-    columns = _columns(unmasked)
-    for col, (header, _value) in enumerate(columns):
-        sheet.write_string(0, col, header, bold)
+    sheet.write_row(0, 0, HEADERS, workbook.add_format({"bold": True}))
     row = 0
-    for row, person in enumerate(people.iterator(chunk_size=2000), start=1):
-        for col, (_header, value) in enumerate(columns):
-            sheet.write_string(row, col, str(value(person) or ""))
-        if row % 2000 == 0:
+    for row, values in enumerate(_rows(people, unmasked), start=1):
+        for col, value in enumerate(values):
+            sheet.write_string(row, col, value)
+        if row % CHUNK == 0:
             progress(row, total)
     workbook.close()
     record_event(user, AuditAction.EXPORT, object_type="people.person",
