@@ -29,6 +29,7 @@ DOC_TYPE_WORDS = {
     "港澳居民来往内地通行证": DocumentType.HK_MACAO_PERMIT, "台胞证": DocumentType.TAIWAN_PERMIT,
     "台湾居民来往大陆通行证": DocumentType.TAIWAN_PERMIT,
 }
+DOC_TYPE_CODES = frozenset(DocumentType.values)
 FLOATING_CATEGORIES = {"流动人口", "流动", "暂住", "暂住人口", "外来人口", "外来"}
 RESIDENT_CATEGORIES = {"常住", "常住人口", "户籍", "户籍人口", "本地", "本地人口", "户籍人员"}
 # Fields compared with the person on record, in the order a diff is shown.
@@ -133,7 +134,7 @@ def _clean_row(values: dict, grids: Grids, key_groups: dict) -> tuple[dict, list
     elif len(data["name"]) > 50:
         reasons.append(_("姓名超过50个字"))
     doc_word = quirks.clean_text(values.get("doc_type"))
-    doc_type = DOC_TYPE_WORDS.get(doc_word, doc_word if doc_word in DocumentType.values else None)
+    doc_type = DOC_TYPE_WORDS.get(doc_word, doc_word if doc_word in DOC_TYPE_CODES else None)
     if doc_type is None:
         reasons.append(_("证件类型“%(word)s”无法识别") % {"word": doc_word})
         doc_type = DocumentType.RESIDENT_ID
