@@ -35,6 +35,7 @@ def jobs_for(user):
 
 
 def job_data(job: Job) -> dict:
+    job.apply_live_progress()
     return {
         "id": job.pk,
         "kind": job.kind,

@@ -10,13 +10,13 @@ immediate backend in tests). The job function is a plain function
 import logging
 import traceback
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import task
 
 from .choices import JobStatus
-from .models import Job
+from .models import Job, live_progress_path, write_live_progress
 from .signals import job_finished
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,12 @@ def run_job(job_id: str) -> None:
         if counts:
             job.counts.update(counts)
             fields["counts"] = job.counts
-        Job.objects.filter(pk=job.pk).update(**fields)
+        if connection.in_atomic_block:
+            # Inside the job's own transaction a row update stays invisible until the
+            # end (and SQLite has one writer): report through the side file instead.
+            write_live_progress(job.pk, {**fields, "total": fields.get("total", job.total)})
+        else:
+            Job.objects.filter(pk=job.pk).update(**fields)
 
     try:
         result = func(job, progress, **params) or {}
@@ -59,14 +64,17 @@ def run_job(job_id: str) -> None:
             status=JobStatus.FAILED, finished_at=timezone.now(),
             error=f"{exc}\n{traceback.format_exc(limit=3)}",
         )
+        live_progress_path(job.pk).unlink(missing_ok=True)
         job.refresh_from_db()
         job_finished.send(sender=Job, job=job)
         return
     job.refresh_from_db()
+    job.apply_live_progress()
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result,
         processed=max(job.processed, job.total),
     )
+    live_progress_path(job.pk).unlink(missing_ok=True)
     job.refresh_from_db()
     job_finished.send(sender=Job, job=job)
 
@@ -75,6 +83,7 @@ def reap_stale_jobs() -> int:
     """Mark running jobs whose worker died as failed, so their work can be started again."""
     reaped = 0
     for job in Job.objects.filter(status=JobStatus.RUNNING):
+        job.apply_live_progress()
         if job.is_stale:
             reaped += Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
                 status=JobStatus.FAILED, finished_at=timezone.now(),

@@ -1,7 +1,9 @@
 """Base models shared by every app, and background jobs with progress."""
 
+import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -78,6 +80,16 @@ class Job(models.Model):
             return 0.0
         return round(min(100.0, 100.0 * self.processed / self.total), 1)
 
+    def apply_live_progress(self) -> "Job":
+        """Take in progress reported from inside a transaction (see jobs.progress)."""
+        if self.status == JobStatus.RUNNING:
+            live = read_live_progress(self.pk)
+            if live:
+                self.processed, self.total = live["processed"], live["total"]
+                self.counts = live.get("counts", self.counts)
+                self.heartbeat_at = datetime.fromisoformat(live["heartbeat_at"])
+        return self
+
     @property
     def is_stale(self) -> bool:
         """Running, but its worker has not reported for a while (killed or crashed)."""
@@ -89,3 +101,22 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+def live_progress_path(job_id) -> Path:
+    return settings.MEDIA_ROOT / "jobs" / f"{job_id}.progress.json"
+
+
+def write_live_progress(job_id, fields: dict) -> None:
+    path = live_progress_path(job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(fields, default=str), encoding="utf-8")
+    temporary.replace(path)
+
+
+def read_live_progress(job_id) -> dict | None:
+    try:
+        return json.loads(live_progress_path(job_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

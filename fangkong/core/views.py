@@ -13,7 +13,7 @@ def visible_jobs(user):
 
 
 def job_detail(request, pk):
-    job = get_object_or_404(visible_jobs(request.user), pk=pk)
+    job = get_object_or_404(visible_jobs(request.user), pk=pk).apply_live_progress()
     template = "core/job_status.html" if request.htmx else "core/job_detail.html"
     return render(request, template, {"job": job})
 

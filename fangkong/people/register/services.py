@@ -129,7 +129,7 @@ def save_mapping(user, batch: RegisterImport, mapping: dict) -> RegisterImport:
 def effective_status(batch: RegisterImport) -> str:
     """The batch's status, taking a job that died (reaped or failed) as a failed batch."""
     job = {ImportStatus.PLANNING: batch.plan_job, ImportStatus.COMMITTING: batch.commit_job}.get(batch.status)
-    if job is not None and (job.status == JobStatus.FAILED or job.is_stale):
+    if job is not None and (job.status == JobStatus.FAILED or job.apply_live_progress().is_stale):
         return ImportStatus.FAILED
     return batch.status
 

@@ -71,6 +71,8 @@ def import_detail(request, pk):
         else:
             return redirect("people:import_detail", pk=batch.pk)
     job = batch.commit_job if batch.status in ("committing", "committed") else batch.plan_job
+    if job is not None:
+        job.apply_live_progress()
     return render(request, "people/register/detail.html", {
         "batch": batch, "status": status, "form": form, "job": job, "field_labels": {k: v[0] for k, v in FIELDS.items()},
         "counts": batch.summary.get("counts", {}),
