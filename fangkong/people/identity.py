@@ -128,6 +128,7 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+@lru_cache(maxsize=200_000)
 def name_pinyin(name: str) -> tuple[str, str]:
     """Full pinyin and initials of a Chinese name, lower case: ("zhangsan", "zs")."""
     syllables = lazy_pinyin(name, style=Style.NORMAL, errors=lambda chars: list(chars.lower()))
