@@ -51,11 +51,13 @@ def write_register(path: Path, rows: int, grids: list[str], seed: int) -> None:
                 used.add(body)
                 break
         number = body + ric.calc_check_digit(body + "0")
-        grid = grids[r % len(grids)]
-        household = r // 3
+        household = r // 3  # three people a household, households spread over the grids
+        grid = grids[household % len(grids)]
+        h = household // len(grids)
+        building, unit, door = f"{h // 120 + 1}号楼", str(h // 30 % 4 + 1), str(h % 30 + 101)
         cells = [rng.choice(surnames) + rng.choice(given) + rng.choice(given), "男" if int(body[-1]) % 2 else "女",
-                 number, f"1{rng.choice('3589')}{r:09d}", f"{household % 40 + 1}号楼", str(household % 4 + 1),
-                 f"{household % 30 + 101}", "户主" if r % 3 == 0 else "子女", "否", f"{grid}网格{household}号", grid]
+                 number, f"1{rng.choice('3589')}{r:09d}", building, unit, door,
+                 "户主" if r % 3 == 0 else "子女", "否", f"{building}{unit}单元{door}", grid]
         for col, value in enumerate(cells):
             sheet.write_string(r + 2, col, value)
     book.close()
