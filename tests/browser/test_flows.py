@@ -92,6 +92,6 @@ def test_grid_worker_on_a_phone_sees_only_their_grid_and_works_the_inbox(phone_p
 
 def test_language_switch_to_english(page, login, demo_accounts, live_server_url):
     login(page, account(demo_accounts, "hq_admin"))
-    page.locator("select[name=language]").select_option("en")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # choosing a language submits the form
+        page.locator("select[name=language]").select_option("en")
     assert page.locator("html").get_attribute("lang") == "en"
