@@ -190,6 +190,8 @@ TASKS = {
 # A running job that has not reported progress for this long is taken as dead
 # (its worker was killed); `fangkong reap_jobs` marks it failed so it can be re-run.
 FANGKONG_JOB_STALE_SECONDS = envint("FANGKONG_JOB_STALE_SECONDS", 300)
+# Exports up to this many rows are made in the request and downloaded at once; larger ones run in the background.
+FANGKONG_EXPORT_INLINE_MAX_ROWS = envint("FANGKONG_EXPORT_INLINE_MAX_ROWS", 10_000)
 # Largest register file accepted for import.
 FANGKONG_IMPORT_MAX_MB = envint("FANGKONG_IMPORT_MAX_MB", 150)
 

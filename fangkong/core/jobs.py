@@ -31,6 +31,17 @@ def start_job(user, kind: str, title: str, func_path: str, *, area_code: str = "
     return job
 
 
+def run_now(user, kind: str, title: str, func_path: str, *, area_code: str = "", **params) -> Job:
+    """Run a short job in the request itself (a small export): same trail, no inbox notice."""
+    job = Job.objects.create(
+        kind=kind, title=title, created_by=user, area_code=area_code, notify=False,
+        params={"func": func_path, **params},
+    )
+    run_job.call(str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
 @task()
 def run_job(job_id: str) -> None:
     job = Job.objects.get(pk=job_id)

@@ -60,6 +60,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    notify = models.BooleanField(_("完成后通知"), default=True)
 
     objects = RestrictedManager()
 

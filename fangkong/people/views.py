@@ -1,13 +1,15 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangkong.audit.models import AuditEvent
-from fangkong.core.jobs import start_job
+from fangkong.core.jobs import run_now, start_job
 from fangkong.core.pagination import paginate
 
 from . import services
@@ -40,9 +42,14 @@ def person_export(request):
     if unmasked and len(reason) < 2:
         messages.error(request, _("导出明文须填写事由（至少2个字）。"))
         return redirect(f"{reverse('people:list')}?{query}")
-    job = start_job(request.user, "people.export", _("导出人员名单（明文）") if unmasked else _("导出人员名单"),
-                    "fangkong.people.jobs.export_people_job", area_code=request.user.area_id or "",
-                    query=query, unmasked=unmasked, reason=reason)
+    title = _("导出人员名单（明文）") if unmasked else _("导出人员名单")
+    rows = PersonFilterSet(QueryDict(query), queryset=people_for(request.user, "export")).qs.count()
+    if rows <= settings.FANGKONG_EXPORT_INLINE_MAX_ROWS:
+        job = run_now(request.user, "people.export", title, "fangkong.people.jobs.export_people_job",
+                      area_code=request.user.area_id or "", query=query, unmasked=unmasked, reason=reason)
+        return redirect("core:job_file", pk=job.pk)
+    job = start_job(request.user, "people.export", title, "fangkong.people.jobs.export_people_job",
+                    area_code=request.user.area_id or "", query=query, unmasked=unmasked, reason=reason)
     return redirect("core:job", pk=job.pk)
 
 

@@ -16,7 +16,7 @@ from .services import create_task
 @receiver(job_finished)
 def job_result_to_inbox(sender, job, **kwargs):
     user = job.created_by
-    if user is None or user.area_id is None:
+    if not job.notify or user is None or user.area_id is None:
         return
     outcome = _("已完成") if job.status == JobStatus.SUCCEEDED else _("失败")
     create_task(

@@ -1,8 +1,10 @@
 """Every page renders for the people who use it, in Chinese, with masked identity."""
 
+from django.test import override_settings
 from django.urls import reverse
 
 from fangkong.audit.models import AuditEvent
+from fangkong.tasks.models import Task
 from fangkong.tasks.services import create_task
 from tests.base import WorldTestCase
 
@@ -83,16 +85,23 @@ class PageTests(WorldTestCase):
         })
         self.assertContains(response, "已登记")
 
-    def test_export_runs_as_job_and_is_audited(self):
+    def test_small_export_downloads_at_once_and_is_audited(self):
+        self.client.force_login(self.w.hq)
+        response = self.client.post(reverse("people:export"), {"query": "q=zs"})
+        self.assertRegex(response["Location"], r"^/jobs/[0-9a-f-]{36}/file/$")
+        self.assertEqual(self.client.get(response["Location"]).status_code, 200)
+        self.assertTrue(AuditEvent.objects.filter(action="export", object_type="people.person").exists())
+        self.assertFalse(Task.objects.filter(kind="job_result").exists())
+
+    @override_settings(FANGKONG_EXPORT_INLINE_MAX_ROWS=1)
+    def test_large_export_runs_in_the_background_with_a_progress_page(self):
         self.client.force_login(self.w.hq)
         with self.captureOnCommitCallbacks(execute=True):
-            response = self.client.post(reverse("people:export"), {"query": "q=zs"})
-        self.assertEqual(response.status_code, 302)
-        job_page = self.client.get(response["Location"])
-        self.assertContains(job_page, "下载文件")
-        self.assertTrue(AuditEvent.objects.filter(action="export", object_type="people.person").exists())
-        download = self.client.get(response["Location"] + "file/")
-        self.assertEqual(download.status_code, 200)
+            response = self.client.post(reverse("people:export"), {"query": ""})
+        self.assertRegex(response["Location"], r"^/jobs/[0-9a-f-]{36}/$")
+        self.assertContains(self.client.get(response["Location"]), "下载文件")
+        self.assertEqual(self.client.get(response["Location"] + "file/").status_code, 200)
+        self.assertTrue(Task.objects.filter(kind="job_result", assignee=self.w.hq).exists())
 
     def test_inbox_and_complete_task(self):
         from datetime import timedelta

@@ -1,6 +1,7 @@
 """Bad input and security bars of the foundation, through the pages."""
 
 import io
+import re
 
 from django.test import Client
 from django.urls import reverse
@@ -42,7 +43,7 @@ class FormSecurityTests(WorldTestCase):
         self.client.force_login(self.w.township_a_officer)
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(reverse("people:export"), {"query": ""})
-        job = Job.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])
+        job = Job.objects.get(pk=re.search(r"[0-9a-f-]{36}", response["Location"]).group())
         download = self.client.get(reverse("core:job_file", args=[job.pk]))
         data = b"".join(download.streaming_content)
         rows = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0).to_python()
@@ -54,7 +55,7 @@ class FormSecurityTests(WorldTestCase):
         self.client.force_login(self.w.township_a_officer)
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(reverse("people:export"), {"query": ""})
-        job_id = response["Location"].rstrip("/").split("/")[-1]
+        job_id = re.search(r"[0-9a-f-]{36}", response["Location"]).group()
         self.client.force_login(self.w.grid_b_worker)
         self.assertEqual(self.client.get(reverse("core:job_file", args=[job_id])).status_code, 404)
         self.assertEqual(self.client.get(reverse("core:job", args=[job_id])).status_code, 404)
