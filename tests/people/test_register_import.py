@@ -116,6 +116,15 @@ class RegisterImportFlowTests(WorldTestCase):
         self.assertEqual(again.summary["counts"]["unchanged"], 2)
         self.assertEqual((Person.objects.count(), Household.objects.count()), (people, households))
 
+    def test_category_puts_people_in_key_groups_and_floating(self):
+        rows = [list(self.rows[0]), list(self.rows[1])]
+        rows[0][9] = "医务人员"
+        rows[1][9] = "流动人口"
+        self.commit(self.dry_run(self.upload(register_xlsx(rows))))
+        wang = Person.objects.get(name="王大明")
+        self.assertEqual([kg.code for kg in wang.key_groups.all()], ["medical"])
+        self.assertTrue(Person.objects.get(name="李小红").is_floating)
+
     def test_changed_phone_and_address_show_as_a_diff(self):
         self.commit(self.dry_run(self.upload(register_xlsx(self.rows[:2]))))
         changed = [list(self.rows[0]), list(self.rows[1])]

@@ -25,8 +25,9 @@ from fangkong.core.jobs import start_job
 from fangkong.core.scope import in_scope
 
 from .. import identity
-from ..models import ImportMapping, ImportStatus, KeyGroup, Person, RegisterImport
+from ..models import ImportMapping, ImportStatus, KeyGroup, Person, RegisterImport, document_index
 from ..services import recount_population
+from . import bulk
 from .fields import FIELDS, guess_mapping, normalize_header
 from .plan import Plan, make_plan
 from .reader import check_size, read_register
@@ -226,29 +227,30 @@ def _write(plan: Plan, user, progress=None) -> dict:
     households = _ensure_households(plan, user)
     rows = plan.accepted
     total = len(rows)
-    new_people, key_group_links = [], []
+    key_group_links = []
     key_group_ids = dict(KeyGroup.objects.values_list("code", "pk"))
-    for row in rows:
-        if row.action != "new":
-            continue
-        person = Person(area_id=row.data["grid"], created_by=user, updated_by=user)
-        _apply(person, row.data, households)
-        person.set_document(row.data["doc_type"], row.data["number"])
-        new_people.append((person, row.data["key_groups"]))
-    for start in range(0, len(new_people), BATCH):
-        chunk = new_people[start:start + BATCH]
-        Person.objects.bulk_create([p for p, _kg in chunk], batch_size=BATCH)
-        for person, codes in chunk:
-            key_group_links.extend((person.pk, key_group_ids[c]) for c in codes)
+    new_rows = [r for r in rows if r.action == "new"]
+    now = bulk.now_value()
+    for start in range(0, len(new_rows), BATCH):
+        chunk = new_rows[start:start + BATCH]
+        bulk.insert_people([
+            bulk.person_row(r.data, households.get(_key(r.data)), user.pk, now) for r in chunk])
         if progress:
             progress(start + len(chunk), total)
+    with_groups = {document_index(r.data["doc_type"], r.data["number"]): r.data["key_groups"]
+                   for r in new_rows if r.data["key_groups"]}
+    for start in range(0, len(with_groups), 500):
+        indexes = list(with_groups)[start:start + 500]
+        for pk, index in Person.objects.filter(doc_index__in=indexes).exclude(doc_index="").values_list(
+                "pk", "doc_index"):
+            key_group_links.extend((pk, key_group_ids[c]) for c in with_groups[index])
     updated = _update_people([r for r in rows if r.action == "update"], households, user, key_group_links,
                              key_group_ids)
     through = Person.key_groups.through
     through.objects.bulk_create(
         [through(person_id=p, keygroup_id=k) for p, k in set(key_group_links)], batch_size=BATCH,
         ignore_conflicts=True)
-    return {"written_new": len(new_people), "written_updated": updated}
+    return {"written_new": len(new_rows), "written_updated": updated}
 
 
 def _apply(person: Person, data: dict, households: dict) -> None:
