@@ -128,7 +128,7 @@ def main() -> int:
     en, missing = fill_en(args.en_map)
     print(f"zh_Hant filled: {hant}; en filled: {en}; en still to translate: {len(missing)}")
     for msgid in missing:
-        print(f"  en TODO: {msgid}")
+        print(f"  en missing: {msgid}")
     return 1 if missing else 0
 
 
