@@ -37,11 +37,16 @@ def person_row(data: dict, household_id, user_id, now) -> tuple:
 
 
 def insert_people(rows: list[tuple]) -> None:
+    """Insert the rows: COPY on PostgreSQL, executemany on SQLite."""
     table = connection.ops.quote_name(Person._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})", rows)
 
 
 def now_value():
