@@ -12,3 +12,7 @@ audit_requested = Signal()
 # Sent when a background job ends (succeeded or failed); argument: job.
 # The tasks app puts the result in the inbox of whoever started the job.
 job_finished = Signal()
+
+# Sent when the starter of a job opens its result (page or batch); arguments: job, user.
+# The tasks app closes the inbox notice about it.
+job_result_seen = Signal()

@@ -6,6 +6,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 
 from .models import Job
+from .signals import job_result_seen
 
 
 def visible_jobs(user):
@@ -14,6 +15,8 @@ def visible_jobs(user):
 
 def job_detail(request, pk):
     job = get_object_or_404(visible_jobs(request.user), pk=pk).apply_live_progress()
+    if job.is_finished and job.created_by_id == request.user.pk:
+        job_result_seen.send(sender=Job, job=job, user=request.user)
     template = "core/job_status.html" if request.htmx else "core/job_detail.html"
     return render(request, template, {"job": job})
 

@@ -34,3 +34,19 @@ class JobLifecycleTests(WorldTestCase):
         self.assertIn("中断", job.error)
         self.assertEqual(alive.status, JobStatus.RUNNING)
         self.assertTrue(Task.objects.filter(subject_id=str(job.pk), title__contains="失败").exists())
+
+
+class JobNoticeTests(WorldTestCase):
+    def test_opening_the_result_closes_the_inbox_notice(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            job = start_job(self.w.grid_a_worker, "people.export", "导出人员名单",
+                            "fangkong.people.jobs.export_people_job", query="")
+        task = Task.objects.get(subject_id=str(job.pk))
+        self.client.force_login(self.w.hq)  # someone else looking does not close it
+        self.client.get(f"/jobs/{job.pk}/")
+        task.refresh_from_db()
+        self.assertEqual(task.status, "open")
+        self.client.force_login(self.w.grid_a_worker)
+        self.client.get(f"/jobs/{job.pk}/")
+        task.refresh_from_db()
+        self.assertEqual(task.status, "done")

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
 from fangkong.core.pagination import paginate
+from fangkong.core.signals import job_result_seen
 
 from ..models import RegisterImport
 from . import services
@@ -73,6 +74,8 @@ def import_detail(request, pk):
     job = batch.commit_job if batch.status in ("committing", "committed") else batch.plan_job
     if job is not None:
         job.apply_live_progress()
+        if job.is_finished and job.created_by_id == request.user.pk:
+            job_result_seen.send(sender=type(job), job=job, user=request.user)
     return render(request, "people/register/detail.html", {
         "batch": batch, "status": status, "form": form, "job": job, "field_labels": {k: v[0] for k, v in FIELDS.items()},
         "counts": batch.summary.get("counts", {}),
