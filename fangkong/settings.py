@@ -6,6 +6,7 @@ Every knob an operator may turn is read here from the environment (or a
 
 import os
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -81,6 +82,8 @@ INSTALLED_APPS = [
     "fangkong.audit",
     "fangkong.people",
     "fangkong.tasks",
+    "fangkong.policy",
+    "fangkong.declarations",
     "fangkong.demo",
 ]
 
@@ -198,6 +201,16 @@ FANGKONG_IMPORT_MAX_MB = envint("FANGKONG_IMPORT_MAX_MB", 150)
 # Hours before an overdue task climbs one more level up the area tree.
 FANGKONG_ESCALATION_REPEAT_HOURS = envint("FANGKONG_ESCALATION_REPEAT_HOURS", 24)
 # Rows per page on list pages (a user may ask for up to the maximum).
+# Arrival declarations: the public form's limits (per client address and per ID number).
+FANGKONG_DECLARE_RATE_PER_MINUTE = envint("FANGKONG_DECLARE_RATE_PER_MINUTE", 30)
+FANGKONG_DECLARE_RATE_PER_ID_PER_HOUR = envint("FANGKONG_DECLARE_RATE_PER_ID_PER_HOUR", 10)
+FANGKONG_DECLARE_MAX_BYTES = envint("FANGKONG_DECLARE_MAX_BYTES", 32 * 1024)
+FANGKONG_DECLARE_DAYS_AHEAD = envint("FANGKONG_DECLARE_DAYS_AHEAD", 3)
+# Hours after the planned arrival before an unconfirmed arrival goes up to the township.
+FANGKONG_ARRIVAL_GRACE_HOURS = envint("FANGKONG_ARRIVAL_GRACE_HOURS", 24)
+# A body temperature at or above this is fever (发热), in degrees Celsius.
+FANGKONG_FEVER_CELSIUS = Decimal(env("FANGKONG_FEVER_CELSIUS", "37.3"))
+
 FANGKONG_PAGE_SIZE = envint("FANGKONG_PAGE_SIZE", 50)
 FANGKONG_MAX_PAGE_SIZE = 200
 

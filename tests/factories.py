@@ -69,3 +69,37 @@ class World:
         self.outsider = make_user("outsider", Role.SENTINEL_REPORTER, self.grid_b)
         self.person_a = make_person(self.hq, self.grid_a, "张三", household=make_household(self.grid_a))
         self.person_b = make_person(self.hq, self.grid_b, "李四", household=make_household(self.grid_b))
+
+
+def declaration_data(area: Area, **overrides) -> dict:
+    """A valid public declaration: from 东城区 (Beijing), arriving tomorrow at AREA."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    data = {
+        "name": "王五", "document_number": make_resident_id(place="110101"), "phone": f"139{next(_serial):08d}",
+        "origin_code": "110101", "origin_detail": "东城区某街道",
+        "stops": [{"place_code": "110101", "township": "", "date_from": (tomorrow - timedelta(days=10)).isoformat(),
+                   "date_to": tomorrow.isoformat()}],
+        "transport": "train", "transport_number": "G123", "plate": "",
+        "planned_arrival": f"{tomorrow.isoformat()}T15:00:00", "area": area.code, "address": "甲村3组12号",
+        "companions": [], "symptoms": [], "vaccine_doses": 3,
+    }
+    data.update(overrides)
+    return data
+
+
+def make_risk_area(place_code: str, level: str, days_ago: int = 5, township: str = "", until=None):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fangkong.policy.models import RiskArea
+    from fangkong.policy.services import clean_risk_area
+
+    cleaned = clean_risk_area({"place_code": place_code, "level": level, "township": township,
+                               "effective_from": timezone.localdate() - timedelta(days=days_ago),
+                               "effective_to": until})
+    return RiskArea.objects.create(**cleaned)

@@ -13,6 +13,7 @@ class Role(models.TextChoices):
     SENTINEL_REPORTER = "sentinel_reporter", _("哨点报告员")
     LAB_OPERATOR = "lab_operator", _("检测机构人员")
     SITE_STAFF = "site_staff", _("隔离点工作人员")
+    CHECKPOINT_OFFICER = "checkpoint_officer", _("卡点工作人员")
     SUPERVISOR = "supervisor", _("督导组成员")
     AUDITOR = "auditor", _("审计员")
 

@@ -34,6 +34,7 @@ people_revealers = field_staff | has_role(R.EPIDEMIOLOGIST)
 people_exporters = hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER)
 people_mergers = hq | has_role(R.TOWNSHIP_OFFICER)
 auditors = has_role(R.AUDITOR, R.HQ_ADMIN)
+checkpoint_staff = has_role(R.CHECKPOINT_OFFICER)
 anyone = rules.is_authenticated
 
 PERMISSIONS = {
@@ -53,6 +54,24 @@ PERMISSIONS = {
     "tasks.view_task": anyone,
     "tasks.change_task": anyone,
     "tasks.add_task": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER),
+    # Policy: HQ keeps the risk-area list and the packs; everyone may read them.
+    "policy.view_riskarea": anyone,
+    "policy.add_riskarea": hq,
+    "policy.change_riskarea": hq,
+    "policy.view_policypack": anyone,
+    "policy.add_policypack": hq,
+    "policy.change_policypack": hq,
+    "policy.activate_policypack": hq,
+    "policy.view_controlorder": people_readers,
+    # Arrivals: field staff follow up in their area; checkpoints check whoever comes by.
+    "declarations.view_declaration": people_readers | checkpoint_staff,
+    "declarations.change_declaration": field_staff,
+    "declarations.add_declaration": field_staff | checkpoint_staff,
+    "declarations.export_declaration": people_exporters,
+    "declarations.view_checkpoint": field_staff | checkpoint_staff,
+    "declarations.change_checkpoint": hq | has_role(R.TOWNSHIP_OFFICER),
+    "declarations.add_checkpointpassage": hq | has_role(R.TOWNSHIP_OFFICER) | checkpoint_staff,
+    "declarations.view_checkpointpassage": field_staff | checkpoint_staff,
     "audit.view_auditevent": auditors,
     "audit.export_auditevent": auditors,
     "core.view_job": anyone,

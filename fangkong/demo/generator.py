@@ -247,6 +247,7 @@ ACCOUNTS = [
     ("clinic", Role.SENTINEL_REPORTER, "village2", "clinic"),
     ("lab", Role.LAB_OPERATOR, "county", "县第三方医学检验实验室"),
     ("site", Role.SITE_STAFF, "county", "县集中隔离医学观察点"),
+    ("checkpoint", Role.CHECKPOINT_OFFICER, "township1", "township"),
     ("supervisor", Role.SUPERVISOR, "county", "指挥部办公室"),
     ("auditor", Role.AUDITOR, "county", "指挥部办公室"),
 ]

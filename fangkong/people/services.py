@@ -269,3 +269,30 @@ def recount_population() -> int:
 
 def household_for(user, household_id) -> Household | None:
     return Household.objects.restrict(user, "view").filter(pk=household_id).first()
+
+
+@transaction.atomic
+def find_or_register(*, name: str, doc_type: str, number: str, phone: str, area: Area, address: str = "",
+                     user=None, reason: str = "") -> tuple[Person, bool]:
+    """The person holding this (already validated) document, or a new one registered in AREA.
+
+    For flows that meet a person before any officer does (an arrival
+    declaration, a scan): an existing record is linked and left unchanged,
+    so nothing typed by the public can overwrite the register.
+    """
+    index = document_index(doc_type, number)
+    existing = Person.objects.filter(doc_index=index).first() if number else None
+    if existing is not None:
+        while existing.merged_into_id:
+            existing = existing.merged_into
+        return existing, False
+    person = Person(area=area, address=address[:200], created_by=user if user and user.is_authenticated else None)
+    data = {"name": name, "doc_type": doc_type, "document_number": number, "phone": phone}
+    cleaned = {"name": name, "doc_type": doc_type, "document_number": number, "phone": phone}
+    if doc_type == DocumentType.RESIDENT_ID and number:
+        cleaned["birth_date"], cleaned["sex"] = identity.resident_id_facts(number)
+    _apply(person, data, cleaned)
+    person.save()
+    _shift_population(area.code, 1)
+    record_event(user, AuditAction.CREATE, person, changes=diff({}, snapshot(person)), reason=reason)
+    return person, True

@@ -1,4 +1,4 @@
-"""`fangkong periodic`: a small scheduler for the demo: escalate overdue tasks and reap dead jobs every N seconds."""
+"""`fangkong periodic`: a small scheduler for the demo: escalate overdue tasks and missed arrivals, reap dead jobs every N seconds."""
 
 import signal
 import time
@@ -7,11 +7,12 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from fangkong.core.jobs import reap_stale_jobs
+from fangkong.declarations.services import escalate_missed_arrivals
 from fangkong.tasks.services import escalate_overdue_tasks
 
 
 class Command(BaseCommand):
-    help = "每隔 N 秒自动上报逾期任务、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks 和 reap_jobs）"
+    help = "每隔 N 秒自动上报逾期任务和逾期未到达的入返人员、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks、escalate_arrivals 和 reap_jobs）"
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=int, default=300, help="间隔秒数（默认 300）")
@@ -23,6 +24,9 @@ class Command(BaseCommand):
         while not stopping:
             close_old_connections()
             try:
+                missed = escalate_missed_arrivals()
+                if missed:
+                    self.stdout.write(f"missed arrivals {missed}")
                 moved = escalate_overdue_tasks()
                 if moved:
                     self.stdout.write(f"escalated {moved}")

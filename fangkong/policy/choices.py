@@ -1,0 +1,73 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RiskLevel(models.TextChoices):
+    """Both grading schemes: 高/中/低 (2020, 9th edition) and 封控/管控/防范 (2021–22)."""
+
+    HIGH = "high", _("高风险")
+    MEDIUM = "medium", _("中风险")
+    LOW = "low", _("低风险")
+    SEALED = "sealed", _("封控区")
+    CONTROLLED = "controlled", _("管控区")
+    PRECAUTION = "precaution", _("防范区")
+
+
+# How serious a level is, whichever scheme it comes from: 3 high, 2 medium, 1 low.
+SEVERITY = {
+    RiskLevel.HIGH: 3, RiskLevel.SEALED: 3,
+    RiskLevel.MEDIUM: 2, RiskLevel.CONTROLLED: 2,
+    RiskLevel.LOW: 1, RiskLevel.PRECAUTION: 1,
+}
+
+
+class Granularity(models.TextChoices):
+    PROVINCE = "province", _("省")
+    CITY = "city", _("市")
+    COUNTY = "county", _("县（区）")
+    TOWNSHIP = "township", _("乡镇（街道）")
+
+
+class Category(models.TextChoices):
+    """Who a measure is for: the key of a policy rule."""
+
+    CLOSE_CONTACT = "close_contact", _("密切接触者")
+    SECONDARY_CONTACT = "secondary_contact", _("次密切接触者")
+    COMPANION = "companion", _("时空伴随者")
+    HIGH_RISK_ARRIVAL = "high_risk_arrival", _("高风险地区来（返）人员")
+    MEDIUM_RISK_ARRIVAL = "medium_risk_arrival", _("中风险地区来（返）人员")
+    LOW_RISK_ARRIVAL = "low_risk_arrival", _("低风险地区来（返）人员")
+    INBOUND = "inbound", _("入境人员")
+
+
+ARRIVAL_CATEGORY_FOR_SEVERITY = {
+    3: Category.HIGH_RISK_ARRIVAL,
+    2: Category.MEDIUM_RISK_ARRIVAL,
+    1: Category.LOW_RISK_ARRIVAL,
+    0: Category.LOW_RISK_ARRIVAL,
+}
+
+
+class Stage(models.TextChoices):
+    CENTRALIZED = "centralized", _("集中隔离")
+    HOME_ISOLATION = "home_isolation", _("居家隔离")
+    HOME_MONITORING = "home_monitoring", _("居家健康监测")
+
+
+STAGE_ORDER = [Stage.CENTRALIZED, Stage.HOME_ISOLATION, Stage.HOME_MONITORING]
+
+
+class Measure(models.TextChoices):
+    """The headline of what a rule asks: its first stage, or tests only, or nothing."""
+
+    NONE = "none", _("无需管控")
+    ARRIVAL_TESTS = "arrival_tests", _("落地检")
+    HOME_MONITORING = "home_monitoring", _("居家健康监测")
+    HOME_ISOLATION = "home_isolation", _("居家隔离")
+    CENTRALIZED = "centralized", _("集中隔离")
+
+
+class OrderStatus(models.TextChoices):
+    ACTIVE = "active", _("管控中")
+    RELEASED = "released", _("已解除")
+    CANCELLED = "cancelled", _("已撤销")

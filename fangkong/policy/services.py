@@ -1,0 +1,408 @@
+"""Policy workflows: judging travel, imposing measures, editing and switching packs, risk areas.
+
+``impose_measure`` is the only way a ControlOrder comes to be; declarations,
+tracing and testing call it. Every change is audited.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fangkong.audit.choices import AuditAction
+from fangkong.audit.services import diff, record_event
+
+from . import matching, places, planning
+from .choices import (
+    ARRIVAL_CATEGORY_FOR_SEVERITY,
+    SEVERITY,
+    STAGE_ORDER,
+    Category,
+    Granularity,
+    Measure,
+    OrderStatus,
+    RiskLevel,
+)
+from .models import ControlOrder, PolicyPack, PolicyRule, RiskArea
+
+
+def active_pack() -> PolicyPack:
+    pack = PolicyPack.objects.filter(is_active=True).first()
+    if pack is None:
+        raise ValidationError(_("没有启用的防控策略，请指挥部先启用一套策略。"))
+    return pack
+
+
+def rule_for(pack: PolicyPack, category: str) -> PolicyRule | None:
+    return next((r for r in pack.rules.all() if r.category == category), None)
+
+
+# Risk matching -----------------------------------------------------------------------------------
+def _as_matcher_area(area: RiskArea) -> matching.Area:
+    return matching.Area(area.id, area.prefix, area.granularity, area.township, area.level,
+                         area.effective_from, area.effective_to, area.name)
+
+
+def candidate_risk_areas(stops: list[matching.Stop]) -> list[matching.Area]:
+    """The risk areas that could cover any stop: one query on (prefix, effective_from)."""
+    if not stops:
+        return []
+    prefixes = {code for s in stops for code in (s.place_code[:2], s.place_code[:4], s.place_code[:6])}
+    first = min(s.date_from for s in stops)
+    last = max(s.date_to for s in stops)
+    rows = RiskArea.objects.filter(prefix__in=prefixes, effective_from__lte=last).filter(
+        Q(effective_to__isnull=True) | Q(effective_to__gte=first)
+    )
+    return [_as_matcher_area(a) for a in rows]
+
+
+@dataclass
+class Decision:
+    """What the active pack asks of an arrival, and why."""
+
+    pack: PolicyPack
+    category: str
+    rule: PolicyRule | None
+    severity: int
+    level: str
+    matches: list = field(default_factory=list)
+
+    @property
+    def measure(self) -> str:
+        return self.rule.measure if self.rule else Measure.NONE
+
+    @property
+    def instructions(self) -> str:
+        return self.rule.instructions if self.rule else _("目前无需特别管控，请做好个人防护。")
+
+    def evidence(self) -> list[dict]:
+        return [
+            {"risk_area": m.area.id, "name": m.area.name, "level": m.area.level, "place": m.stop.place_code,
+             "from": m.overlap_from.isoformat(), "to": m.overlap_to.isoformat(), "assumed": m.assumed}
+            for m in self.matches
+        ]
+
+
+def decide_arrival(stops: list[matching.Stop], arrival: date, pack: PolicyPack | None = None) -> Decision:
+    """Judge a travel history: the stops inside the pack's look-back window against the list as it was."""
+    pack = pack or active_pack()
+    window = matching.stops_in_window(stops, arrival - timedelta(days=pack.lookback_days), arrival)
+    result = matching.match(window, candidate_risk_areas(window))
+    category = ARRIVAL_CATEGORY_FOR_SEVERITY[result.severity]
+    return Decision(pack, category, rule_for(pack, category), result.severity, result.level, result.matches)
+
+
+# Measures ----------------------------------------------------------------------------------------
+def _subject_filter(subject) -> dict:
+    return {"subject_type": ContentType.objects.get_for_model(subject), "subject_id": str(subject.pk)}
+
+
+@transaction.atomic
+def impose_measure(person, category: str, reason: str, start: date, *, subject=None, user=None,
+                   pack: PolicyPack | None = None, area=None) -> ControlOrder | None:
+    """Put PERSON under the active pack's measure for CATEGORY, counted from START.
+
+    With a SUBJECT (the declaration, the contact link …) the call is
+    idempotent: the open order from that subject is re-planned, or cancelled
+    when the rule now asks for no stage. Returns the open order, or None.
+    """
+    pack = pack or active_pack()
+    rule = rule_for(pack, category)
+    stages = planning.plan_stages(rule.stages, start) if rule else []
+    existing = None
+    if subject is not None:
+        existing = ControlOrder.objects.filter(status=OrderStatus.ACTIVE, **_subject_filter(subject)).first()
+    if not stages:
+        if existing is not None:
+            _close(existing, OrderStatus.CANCELLED, user, _("新的判定无需管控"))
+        return None
+    values = {
+        "category": category, "reason": reason[:300], "pack": pack, "rule": rule, "start_date": start,
+        "stages": stages, "planned_end": planning.planned_end(stages), "area": area or person.area,
+    }
+    if existing is not None:
+        before = _order_snapshot(existing)
+        for name, value in values.items():
+            setattr(existing, name, value)
+        existing.save()
+        changes = diff(before, _order_snapshot(existing))
+        if changes:
+            record_event(user, AuditAction.UPDATE, existing, changes=changes, reason=reason)
+        return existing
+    order = ControlOrder(person=person, created_by=user if user and user.is_authenticated else None, **values)
+    if subject is not None:
+        order.subject = subject
+    order.save()
+    record_event(user, AuditAction.CREATE, order, changes=diff({}, _order_snapshot(order)), reason=reason)
+    return order
+
+
+def _order_snapshot(order: ControlOrder) -> dict:
+    return {"category": order.category, "pack": order.pack_id, "start_date": order.start_date.isoformat(),
+            "planned_end": order.planned_end.isoformat(), "stages": planning.describe(
+                [{"days": (date.fromisoformat(s["end"]) - date.fromisoformat(s["start"])).days + 1}
+                 for s in order.stages]), "status": order.status}
+
+
+def _close(order: ControlOrder, status: str, user, reason: str) -> None:
+    before = order.status
+    order.status = status
+    order.released_at = timezone.now()
+    order.save(update_fields=["status", "released_at", "updated_at"])
+    record_event(user, AuditAction.UPDATE, order, changes={"status": [before, status]}, reason=reason)
+
+
+def cancel_measures_from(subject, user, reason: str) -> int:
+    orders = list(ControlOrder.objects.filter(status=OrderStatus.ACTIVE, **_subject_filter(subject)))
+    for order in orders:
+        _close(order, OrderStatus.CANCELLED, user, reason)
+    return len(orders)
+
+
+def open_orders_for(person):
+    return ControlOrder.objects.filter(person=person, status=OrderStatus.ACTIVE).select_related("pack")
+
+
+# Packs -------------------------------------------------------------------------------------------
+def _require(user, perm: str):
+    if not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def preview_pack(user, pack: PolicyPack, *, sample: int = 50) -> dict:
+    """What activating PACK would do to every open measure: whose planned end moves, which way."""
+    _require(user, "policy.view_policypack")
+    rules = {r.category: r for r in pack.rules.all()}
+    counts = {"orders": 0, "earlier": 0, "later": 0, "unchanged": 0, "ended": 0}
+    by_category: dict[str, dict] = {}
+    samples = []
+    orders = ControlOrder.objects.filter(status=OrderStatus.ACTIVE).select_related("person").order_by("id")
+    for order in orders.iterator(chunk_size=2000):
+        counts["orders"] += 1
+        outcome, new_end = _replan_outcome(order, rules.get(order.category))
+        counts[outcome] += 1
+        row = by_category.setdefault(order.category, {"category": order.category, "orders": 0, "earlier": 0,
+                                                       "later": 0, "unchanged": 0, "ended": 0})
+        row["orders"] += 1
+        row[outcome] += 1
+        if outcome != "unchanged" and len(samples) < sample:
+            samples.append({"order": order.id, "person": order.person.name, "masked": order.person.doc_masked,
+                            "category": order.category, "old_end": order.planned_end.isoformat(),
+                            "new_end": new_end.isoformat() if new_end else None, "outcome": outcome})
+    for row in by_category.values():
+        row["label"] = str(Category(row["category"]).label) if row["category"] in Category.values else row["category"]
+    return {"pack": pack.id, "name": pack.name, **counts, "by_category": list(by_category.values()),
+            "samples": samples}
+
+
+def _replan_outcome(order: ControlOrder, rule: PolicyRule | None):
+    stages = planning.plan_stages(rule.stages, order.start_date) if rule else []
+    new_end = planning.planned_end(stages)
+    if new_end is None:
+        return "ended", None
+    if new_end < order.planned_end:
+        return "earlier", new_end
+    if new_end > order.planned_end:
+        return "later", new_end
+    return "unchanged", new_end
+
+
+@transaction.atomic
+def activate_pack(user, pack: PolicyPack, *, reason: str = "", request=None) -> dict:
+    """Make PACK the active one and re-plan every open measure by it. Audited, with the summary."""
+    _require(user, "policy.activate_policypack")
+    summary = preview_pack(user, pack, sample=0)
+    previous = PolicyPack.objects.filter(is_active=True).exclude(pk=pack.pk).first()
+    PolicyPack.objects.filter(is_active=True).update(is_active=False)
+    pack.is_active = True
+    pack.activated_at = timezone.now()
+    pack.activated_by = user
+    pack.save(update_fields=["is_active", "activated_at", "activated_by", "updated_at"])
+    rules = {r.category: r for r in pack.rules.all()}
+    moved = 0
+    for order in ControlOrder.objects.filter(status=OrderStatus.ACTIVE).select_for_update().iterator(chunk_size=2000):
+        rule = rules.get(order.category)
+        before = _order_snapshot(order)
+        stages = planning.plan_stages(rule.stages, order.start_date) if rule else []
+        if not stages:
+            _close(order, OrderStatus.CANCELLED, user, _("切换策略后该类人员不再管控"))
+            moved += 1
+            continue
+        order.pack, order.rule, order.stages = pack, rule, stages
+        order.planned_end = planning.planned_end(stages)
+        order.save(update_fields=["pack", "rule", "stages", "planned_end", "updated_at"])
+        changes = diff(before, _order_snapshot(order))
+        changes.pop("pack", None)
+        if changes:
+            moved += 1
+            record_event(user, AuditAction.UPDATE, order, changes=changes,
+                         reason=_("切换防控策略：%(name)s") % {"name": pack.name})
+    record_event(user, AuditAction.UPDATE, pack, request=request, reason=reason,
+                 changes={"is_active": [False, True], "previous": [previous.code if previous else None, pack.code],
+                          "orders_replanned": [None, moved]})
+    summary["replanned"] = moved
+    return summary
+
+
+@transaction.atomic
+def copy_pack(user, pack: PolicyPack, *, name: str, code: str) -> PolicyPack:
+    _require(user, "policy.add_policypack")
+    name, code = (name or "").strip(), (code or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = _("请填写名称。")
+    if not code:
+        errors["code"] = _("请填写代码。")
+    elif PolicyPack.objects.filter(code=code).exists():
+        errors["code"] = _("代码已被使用。")
+    if errors:
+        raise ValidationError(errors)
+    copy = PolicyPack.objects.create(
+        code=code, name=name, description=pack.description, effective_from=pack.effective_from,
+        lookback_days=pack.lookback_days, contact_window_days=pack.contact_window_days, copied_from=pack,
+        created_by=user,
+    )
+    for rule in pack.rules.all():
+        PolicyRule.objects.create(pack=copy, category=rule.category, stages=rule.stages,
+                                  arrival_test_days=rule.arrival_test_days, followup_hours=rule.followup_hours,
+                                  pickup_required=rule.pickup_required, instructions=rule.instructions)
+    record_event(user, AuditAction.CREATE, copy, changes={"copied_from": [None, pack.code]})
+    return copy
+
+
+def clean_stages(stages) -> list[dict]:
+    """Validate [{stage, days, test_days}] as typed by HQ: known stages in serving order, tests inside the stage."""
+    cleaned = []
+    seen = []
+    for index, stage in enumerate(stages or [], start=1):
+        kind = stage.get("stage")
+        if kind not in STAGE_ORDER:
+            raise ValidationError(_("第%(n)d个阶段的类型无效。") % {"n": index})
+        try:
+            days = int(stage.get("days") or 0)
+            tests = sorted({int(d) for d in stage.get("test_days") or []})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(_("第%(n)d个阶段的天数须为整数。") % {"n": index}) from exc
+        if days <= 0:
+            continue
+        if days > 60:
+            raise ValidationError(_("单个阶段不能超过60天。"))
+        if any(d < 1 or d > days for d in tests):
+            raise ValidationError(_("%(stage)s的检测日须在第1天到第%(days)d天之间。")
+                                  % {"stage": STAGE_ORDER[STAGE_ORDER.index(kind)].label, "days": days})
+        if seen and STAGE_ORDER.index(kind) <= STAGE_ORDER.index(seen[-1]):
+            raise ValidationError(_("阶段须按 集中隔离 → 居家隔离 → 居家健康监测 的顺序排列，且不重复。"))
+        seen.append(kind)
+        cleaned.append({"stage": kind, "days": days, "test_days": tests})
+    return cleaned
+
+
+@transaction.atomic
+def update_rule(user, rule: PolicyRule, data: dict) -> PolicyRule:
+    _require(user, "policy.change_policypack")
+    if not rule.pack.editable:
+        raise ValidationError(_("启用中的策略不能直接修改，请先复制为新策略再编辑。"))
+    before = {"stages": rule.stages, "arrival_test_days": rule.arrival_test_days,
+              "followup_hours": rule.followup_hours, "pickup_required": rule.pickup_required,
+              "instructions": rule.instructions}
+    if "stages" in data:
+        rule.stages = clean_stages(data["stages"])
+    if "arrival_test_days" in data:
+        try:
+            days = sorted({int(d) for d in data["arrival_test_days"] or []})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({"arrival_test_days": _("落地检检测日须为整数。")}) from exc
+        if any(d < 1 or d > 14 for d in days):
+            raise ValidationError({"arrival_test_days": _("落地检检测日须在第1天到第14天之间。")})
+        rule.arrival_test_days = days
+    if "followup_hours" in data:
+        hours = int(data["followup_hours"])
+        if not 1 <= hours <= 168:
+            raise ValidationError({"followup_hours": _("落实时限须在1到168小时之间。")})
+        rule.followup_hours = hours
+    if "pickup_required" in data:
+        rule.pickup_required = bool(data["pickup_required"])
+    if "instructions" in data:
+        rule.instructions = (data["instructions"] or "").strip()[:1000]
+    rule.save()
+    after = {"stages": rule.stages, "arrival_test_days": rule.arrival_test_days,
+             "followup_hours": rule.followup_hours, "pickup_required": rule.pickup_required,
+             "instructions": rule.instructions}
+    record_event(user, AuditAction.UPDATE, rule.pack, changes={f"{rule.category}.{k}": v
+                                                               for k, v in diff(before, after).items()})
+    return rule
+
+
+# Risk areas --------------------------------------------------------------------------------------
+def _risk_snapshot(area: RiskArea) -> dict:
+    return {"place_code": area.place_code, "township": area.township, "level": area.level,
+            "effective_from": area.effective_from.isoformat() if area.effective_from else None,
+            "effective_to": area.effective_to.isoformat() if area.effective_to else None, "note": area.note}
+
+
+def clean_risk_area(data: dict) -> dict:
+    """Validate a risk area as typed or imported; errors name the field in Chinese."""
+    errors = {}
+    code = str(data.get("place_code") or "").strip()
+    place = places.lookup(code)
+    if place is None:
+        errors["place_code"] = _("地区编码“%(code)s”不存在。") % {"code": code}
+    township = (data.get("township") or "").strip()[:60]
+    level = data.get("level")
+    if level not in RiskLevel.values:
+        errors["level"] = _("风险等级无效。")
+    start, end = data.get("effective_from"), data.get("effective_to")
+    if not start:
+        errors["effective_from"] = _("请填写生效日期。")
+    elif end and end < start:
+        errors["effective_to"] = _("解除日期不能早于生效日期。")
+    if township and place is not None and place.level != "county":
+        errors["township"] = _("填写乡镇（街道）时，地区须选到县（区）。")
+    if errors:
+        raise ValidationError(errors)
+    granularity = Granularity.TOWNSHIP if township else place.level
+    return {"place_code": code, "prefix": places.match_prefix(code), "granularity": granularity,
+            "township": township, "name": f"{place.full_name} {township}".strip(), "level": level,
+            "effective_from": start, "effective_to": end or None, "note": (data.get("note") or "").strip()[:200]}
+
+
+@transaction.atomic
+def save_risk_area(user, data: dict, instance: RiskArea | None = None, request=None) -> RiskArea:
+    _require(user, "policy.change_riskarea" if instance else "policy.add_riskarea")
+    cleaned = clean_risk_area(data)
+    before = _risk_snapshot(instance) if instance else {}
+    area = instance or RiskArea(created_by=user)
+    for name, value in cleaned.items():
+        setattr(area, name, value)
+    area.save()
+    record_event(user, AuditAction.UPDATE if instance else AuditAction.CREATE, area,
+                 changes=diff(before, _risk_snapshot(area)), request=request)
+    return area
+
+
+@transaction.atomic
+def lift_risk_area(user, area: RiskArea, on: date, request=None) -> RiskArea:
+    """End a risk area from ON (the last day it was in force)."""
+    _require(user, "policy.change_riskarea")
+    if on < area.effective_from:
+        raise ValidationError({"effective_to": _("解除日期不能早于生效日期。")})
+    before = _risk_snapshot(area)
+    area.effective_to = on
+    area.save(update_fields=["effective_to", "updated_at"])
+    record_event(user, AuditAction.UPDATE, area, changes=diff(before, _risk_snapshot(area)), request=request)
+    return area
+
+
+def risk_area_history(area: RiskArea):
+    from fangkong.audit.models import AuditEvent
+
+    return AuditEvent.objects.filter(object_type="policy.riskarea", object_id=str(area.pk)).order_by("-id")
+
+
+def severity_of(level: str) -> int:
+    return SEVERITY.get(level, 0)
