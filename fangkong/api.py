@@ -16,8 +16,11 @@ from fangkong.areas.api import router as areas_router
 from fangkong.audit.api import router as audit_router
 from fangkong.core.api import router as jobs_router
 from fangkong.core.api_base import FangkongAPI, NotFound
+from fangkong.declarations.api import router as declarations_router
+from fangkong.declarations.api_public import router as public_declarations_router
 from fangkong.people.api import router as people_router
 from fangkong.people.register.api import router as register_router
+from fangkong.policy.api import router as policy_router
 from fangkong.tasks.api import router as tasks_router
 
 api = FangkongAPI(
@@ -41,6 +44,9 @@ api.add_router("/tasks", tasks_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/audit", audit_router)
 api.add_router("", register_router)
+api.add_router("", policy_router)
+api.add_router("/declarations", declarations_router)
+api.add_router("/public/declarations", public_declarations_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()
