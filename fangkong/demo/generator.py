@@ -27,6 +27,7 @@ from fangkong.tasks.choices import TaskKind
 from fangkong.tasks.services import create_task, escalate_overdue_tasks
 
 from . import data
+from .arrivals import generate_arrivals
 from .households import DoorPlan, household_size, members
 from .identities import IdentityMaker, local_birthplace, other_birthplace
 
@@ -383,6 +384,8 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
     recount_population()
     progress("tasks", 0, 1)
     generate_tasks(rng, count=tasks)
+    progress("arrivals", 0, 1)
+    generate_arrivals(rng, count=max(20, min(200, people // 500)))
     progress("analyze", 0, 1)
     analyze()
     return accounts

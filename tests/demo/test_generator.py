@@ -59,15 +59,17 @@ def test_areas_and_population(county):
         assert area.prefix == area.code[: {"county": 6, "township": 9, "village": 12}.get(area.level, 20)]
         if area.parent_id:
             assert area.code.startswith(area.parent.prefix)
-    assert Person.objects.count() == 600
-    assert Area.objects.get(code=data.COUNTY_CODE).population == 600
-    assert Person.objects.filter(household=None).count() == 0
-    assert 1.8 < Person.objects.count() / Household.objects.count() < 3.5
+    residents = Person.objects.filter(declarations=None)
+    assert residents.count() == 600
+    # Returnees who declared their arrival are registered too, and counted.
+    assert Area.objects.get(code=data.COUNTY_CODE).population == Person.objects.count()
+    assert residents.filter(household=None).count() == 0
+    assert 1.8 < residents.count() / Household.objects.count() < 3.5
 
 
 @pytest.mark.django_db
 def test_resident_ids_valid_unique_and_consistent(county):
-    people = list(Person.objects.filter(doc_type=DocumentType.RESIDENT_ID))
+    people = list(Person.objects.filter(doc_type=DocumentType.RESIDENT_ID, declarations=None))
     assert len(people) > 590
     numbers = set()
     for person in people:
@@ -117,4 +119,19 @@ def test_command_writes_accounts_and_does_not_regenerate(settings, tmp_path):
     assert {a["role"] for a in accounts} == set(Role.values)
     assert set(accounts[0]) == {"username", "password", "role", "role_label", "area_code", "area_name"}
     call_command("demo", *args)
-    assert Person.objects.count() == 300
+    assert Person.objects.filter(declarations=None).count() == 300
+
+
+@pytest.mark.django_db
+def test_arrivals_with_risk_areas_checkpoints_and_every_kind_of_measure(county):
+    from fangkong.declarations.models import Checkpoint, Declaration
+    from fangkong.policy.models import ControlOrder, RiskArea
+
+    assert RiskArea.objects.filter(effective_to=None).exists()
+    assert RiskArea.objects.exclude(effective_to=None).exists()
+    assert Checkpoint.objects.filter(area__code=User.objects.get(username="checkpoint").area_id).exists()
+    measures = set(Declaration.objects.values_list("measure", flat=True))
+    assert {"arrival_tests", "centralized"} <= measures
+    assert ControlOrder.objects.count() == Declaration.objects.exclude(measure="arrival_tests").count()
+    grid1 = User.objects.get(username="grid1")
+    assert Task.objects.filter(kind="arrival_followup", area=grid1.area).exists()

@@ -94,13 +94,14 @@ class Command(BaseCommand):
         call_command("flush", interactive=False, verbosity=0)
         seed_migration = importlib.import_module("fangkong.people.migrations.0002_seed_key_groups")
         seed_migration.seed(apps, None)
+        importlib.import_module("fangkong.policy.migrations.0002_seed_packs").seed(apps, None)
         accounts_path().unlink(missing_ok=True)
         self.stdout.write("已清空数据库中的全部数据")
 
     def _generate(self, options):
         started = time.perf_counter()
         last = {"stage": None, "t": 0.0, "people_start": None}
-        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "analyze": "更新统计信息"}
+        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "arrivals": "入返报备", "analyze": "更新统计信息"}
 
         def progress(stage, done, total):
             now = time.perf_counter()
