@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.areas.models import Area
@@ -91,6 +92,9 @@ class Declaration(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.receipt}"
+
+    def get_absolute_url(self):
+        return reverse("declarations:detail", args=[self.pk])
 
     def audit_repr(self):
         return f"{identity.mask_name(self.name)} {self.receipt}"

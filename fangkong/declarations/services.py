@@ -82,7 +82,10 @@ def _date(value) -> date | None:
         return timezone.localdate(value) if timezone.is_aware(value) else value.date()
     if isinstance(value, date):
         return value
-    return parse_date(str(value)) if value else None
+    try:
+        return parse_date(str(value)) if value else None
+    except ValueError:  # well-formed but impossible, e.g. 2022-02-30
+        return None
 
 
 def _datetime(value) -> datetime | None:
@@ -689,7 +692,7 @@ def checkpoint_check(user, checkpoint: Checkpoint, *, temperature, health_code: 
             title=_("卡点发现异常：%(name)s（%(what)s）") % {
                 "name": declaration.masked_name,
                 "what": "、".join(w for w in [_("发热") if passage.is_fever else "",
-                                              HealthCode(colour).label if colour != HealthCode.GREEN else ""] if w)},
+                                              str(HealthCode(colour).label) if colour != HealthCode.GREEN else ""] if w)},
             area=township_of(declaration.area), role=Role.TOWNSHIP_OFFICER,
             deadline=now + timedelta(hours=2), subject=declaration,
             description=followup_description(declaration), created_by=user,
@@ -698,3 +701,23 @@ def checkpoint_check(user, checkpoint: Checkpoint, *, temperature, health_code: 
                  object_repr=f"{checkpoint.name} {declaration.receipt}",
                  changes={"temperature": [None, str(value)], "health_code": [None, colour]})
     return passage
+
+
+@transaction.atomic
+def save_checkpoint(user, checkpoint: Checkpoint, *, request=None) -> Checkpoint:
+    """Create or change a checkpoint (name, area, location, on/off) in the user's area; audited."""
+    if not user.has_perm("declarations.change_checkpoint") or not in_scope(checkpoint.area_id, user.scope_prefix):
+        raise PermissionDenied
+    fields = ("name", "area_id", "location", "is_active")
+    before = {}
+    if checkpoint.pk:
+        old = Checkpoint.objects.filter(pk=checkpoint.pk).values(*fields).first() or {}
+        if old and not in_scope(old["area_id"], user.scope_prefix):
+            raise PermissionDenied
+        before = {k: str(v) for k, v in old.items()}
+    created = not before
+    checkpoint.save()
+    after = {k: str(getattr(checkpoint, k)) for k in fields}
+    record_event(user, AuditAction.CREATE if created else AuditAction.UPDATE, checkpoint, request=request,
+                 changes={k: [before.get(k), after[k]] for k in fields if before.get(k) != after[k]})
+    return checkpoint

@@ -66,8 +66,15 @@ def person_detail(request, pk):
         history = AuditEvent.objects.restrict(request.user).filter(
             object_type="people.person", object_id__in=[str(person.pk)] + [str(p.pk) for p in person.merged_from.all()]
         )[:20]
+    # What the arrivals and policy apps hold on this person; the person is already in the user's scope.
+    declarations = orders = ()
+    if request.user.has_perm("declarations.view_declaration"):
+        declarations = person.declarations.select_related("area")[:20]
+    if request.user.has_perm("policy.view_controlorder"):
+        orders = [order for order in person.control_orders.select_related("pack") if order.is_open]
     return render(request, "people/detail.html", {
         "person": person, "reveal_form": RevealForm(), "history": history,
+        "declarations": declarations, "control_orders": orders,
         "key_groups": person.key_groups.all(), "merged_from": person.merged_from.all(),
         "can_reveal": request.user.has_perm("people.reveal_person"),
         "can_change": request.user.has_perm("people.change_person"),

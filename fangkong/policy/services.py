@@ -39,15 +39,14 @@ def active_pack() -> PolicyPack:
 
 
 def rule_for(pack: PolicyPack, category: str) -> PolicyRule | None:
-    return next((r for r in pack.rules.all() if r.category == category), None)
+    """The pack's rule for CATEGORY; the rules are read once per pack object."""
+    rules = getattr(pack, "_rules_by_category", None)
+    if rules is None:
+        rules = pack._rules_by_category = {r.category: r for r in pack.rules.all()}
+    return rules.get(category)
 
 
 # Risk matching -----------------------------------------------------------------------------------
-def _as_matcher_area(area: RiskArea) -> matching.Area:
-    return matching.Area(area.id, area.prefix, area.granularity, area.township, area.level,
-                         area.effective_from, area.effective_to, area.name)
-
-
 def candidate_risk_areas(stops: list[matching.Stop]) -> list[matching.Area]:
     """The risk areas that could cover any stop: one query on (prefix, effective_from)."""
     if not stops:
@@ -55,10 +54,21 @@ def candidate_risk_areas(stops: list[matching.Stop]) -> list[matching.Area]:
     prefixes = {code for s in stops for code in (s.place_code[:2], s.place_code[:4], s.place_code[:6])}
     first = min(s.date_from for s in stops)
     last = max(s.date_to for s in stops)
-    rows = RiskArea.objects.filter(prefix__in=prefixes, effective_from__lte=last).filter(
-        Q(effective_to__isnull=True) | Q(effective_to__gte=first)
+    rows = (
+        RiskArea.objects.filter(prefix__in=prefixes, effective_from__lte=last)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=first))
+        .order_by()
+        .values_list("id", "prefix", "granularity", "township", "level", "effective_from", "effective_to", "name")
     )
-    return [_as_matcher_area(a) for a in rows]
+    return [matching.Area(*row) for row in rows]
+
+
+def refresh_risk_statistics() -> None:
+    """Let the query planner see the list's real size after a bulk change (else SQLite may scan it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {RiskArea._meta.db_table}")
 
 
 @dataclass
@@ -406,3 +416,31 @@ def risk_area_history(area: RiskArea):
 
 def severity_of(level: str) -> int:
     return SEVERITY.get(level, 0)
+
+
+@transaction.atomic
+def import_risk_areas(user, rows: list[dict], *, filename: str = "", request=None) -> dict:
+    """Add every row to the risk-area list, or none: one invalid row rolls the whole file back.
+
+    A row identical to one already on the list (same place, township, level
+    and dates) is skipped, so importing the same file twice adds nothing.
+    Each new area is audited as a creation, and the import as a whole once.
+    """
+    _require(user, "policy.add_riskarea")
+    created = skipped = 0
+    for data in rows:
+        cleaned = clean_risk_area(data)
+        if RiskArea.objects.filter(
+            place_code=cleaned["place_code"], township=cleaned["township"], level=cleaned["level"],
+            effective_from=cleaned["effective_from"], effective_to=cleaned["effective_to"],
+        ).exists():
+            skipped += 1
+            continue
+        save_risk_area(user, data, request=request)
+        created += 1
+    if created:
+        refresh_risk_statistics()
+    record_event(user, AuditAction.IMPORT, object_type="policy.riskarea", object_repr=_("风险地区名单"),
+                 changes={"file": [None, filename], "created": [None, created], "skipped": [None, skipped]},
+                 request=request)
+    return {"created": created, "skipped": skipped}

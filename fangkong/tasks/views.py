@@ -80,6 +80,10 @@ def _subject_url(user, task):
         return reverse("people:detail", args=[task.subject_id])
     if kind == ("core", "job"):
         return reverse("core:job", args=[task.subject_id])
+    # Apps above this one (declarations …) give their subjects a get_absolute_url.
+    model = subject.model_class()
+    if model is not None and hasattr(model, "get_absolute_url") and user.has_perm(f"{kind[0]}.view_{kind[1]}"):
+        return model(pk=task.subject_id).get_absolute_url()
     return None
 
 

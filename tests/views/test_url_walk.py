@@ -16,7 +16,10 @@ from fangkong.tasks.services import create_task
 from tests.base import WorldTestCase
 
 SKIP_PREFIXES = ("api/", "i18n/", "static/", "admin/")  # the API and admin have their own tests
-PUBLIC = {"login"}
+PUBLIC = {"login", "declare:form", "declare:receipt", "declare:status", "declare:edit", "declare:poster",
+          "declare:places"}
+# Reference data every signed-in user may read: the risk-area list and the policy packs.
+READABLE_BY_ALL = {"policy:risk_area_detail", "policy:pack_detail"}
 
 
 def iter_patterns(resolver=None, prefix="", namespace=None):
@@ -42,6 +45,15 @@ class UrlWalkTests(WorldTestCase):
         household = w.person_a.household
         cls.batch_a = upload_register(w.grid_a_worker, SimpleUploadedFile(
             "甲网格.csv", "姓名,公民身份号码\n张三,370923198506150011\n".encode()), w.grid_a)
+        from fangkong.declarations.models import Checkpoint
+        from fangkong.declarations.services import submit_declaration
+        from fangkong.policy.models import PolicyPack
+        from tests.factories import declaration_data, make_risk_area
+
+        cls.declaration_a, _ = submit_declaration(declaration_data(w.grid_a, name="甲网格返乡人"))
+        checkpoint_a = Checkpoint.objects.create(name="甲镇卡点", area=w.township_a)
+        risk_area = make_risk_area("110101", "medium")
+        pack = PolicyPack.objects.get(code="ed9-7-3")
         # One object in grid A for every argument name a URL may take.
         cls.object_args = {
             "people:detail": {"pk": w.person_a.pk}, "people:edit": {"pk": w.person_a.pk},
@@ -53,6 +65,15 @@ class UrlWalkTests(WorldTestCase):
             "core:job": {"pk": cls.job_a.pk}, "core:job_file": {"pk": cls.job_a.pk},
             "people:import_detail": {"pk": cls.batch_a.pk}, "people:import_commit": {"pk": cls.batch_a.pk},
             "people:import_errors": {"pk": cls.batch_a.pk},
+            "declarations:detail": {"pk": cls.declaration_a.pk}, "declarations:arrive": {"pk": cls.declaration_a.pk},
+            "declarations:first_test": {"pk": cls.declaration_a.pk},
+            "declarations:not_arrived": {"pk": cls.declaration_a.pk},
+            "declarations:checkpoint_edit": {"pk": checkpoint_a.pk},
+            "declarations:checkpoint_toggle": {"pk": checkpoint_a.pk},
+            "policy:risk_area_detail": {"pk": risk_area.pk}, "policy:risk_area_edit": {"pk": risk_area.pk},
+            "policy:risk_area_lift": {"pk": risk_area.pk},
+            "policy:pack_detail": {"pk": pack.pk}, "policy:pack_copy": {"pk": pack.pk},
+            "policy:pack_activate": {"pk": pack.pk}, "policy:rule_edit": {"pk": pack.rules.first().pk},
         }
 
     def urls(self):
@@ -64,16 +85,17 @@ class UrlWalkTests(WorldTestCase):
             yield name, reverse(name, kwargs=kwargs), bool(args)
 
     def test_outsiders_never_see_grid_a_records(self):
-        secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv"]
+        secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv",
+                       "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked]
         for user in (self.w.grid_b_worker, self.w.outsider):
-            for _name, url, has_object in self.urls():
+            for name, url, has_object in self.urls():
                 for method in ("get", "post"):
                     self.client.force_login(user)  # the walk passes the logout URL too
                     response = getattr(self.client, method)(url)
-                    if has_object:
+                    if has_object and name not in READABLE_BY_ALL:
                         self.assertIn(response.status_code, (403, 404, 405), f"{user} {method} {url}")
                     elif response.status_code == 200:
-                        body = response.content.decode()
+                        body = response.content.decode(errors="replace")
                         for bit in secret_bits:
                             self.assertNotIn(bit, body, f"{user} {method} {url} shows {bit}")
 
