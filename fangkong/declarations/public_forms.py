@@ -96,6 +96,12 @@ def destination_choices() -> list:
     return [(name, options) for name, options in townships.values() if options]
 
 
+def grid_choices() -> list:
+    """Grids as "village · grid", in code order: a grid's code starts with its village's code."""
+    rows = Area.objects.filter(level=AreaLevel.GRID).select_related("parent").order_by("code")
+    return [(grid.code, f"{grid.parent.name if grid.parent else ''} · {grid.name}") for grid in rows]
+
+
 def county_name() -> str:
     county = Area.objects.filter(level=AreaLevel.COUNTY).order_by("code").values_list("name", flat=True).first()
     return county or _("本县")
@@ -170,6 +176,7 @@ class DeclarationForm(forms.Form):
     plate = _text(gettext_lazy("车牌号"), 12, autocapitalize="characters", placeholder=gettext_lazy("自驾必填"))
     planned_arrival = _text(gettext_lazy("计划到达时间"), 16, required=True, type="datetime-local")
     area = _select(gettext_lazy("目的地村（社区）"), [], required=True)
+    grid = _select(gettext_lazy("所在网格（知道的请选）"), [])
     address = _text(gettext_lazy("目的地详细地址"), 200, required=True,
                     placeholder=gettext_lazy("如：3组12号、5号楼2单元301"))
     symptoms = forms.MultipleChoiceField(label=gettext_lazy("近14天是否有以下症状（没有则不选）"), required=False,
@@ -181,6 +188,8 @@ class DeclarationForm(forms.Form):
         initial = _initial(declaration) if declaration else {"vaccine_doses": "0"}
         super().__init__(data, initial=initial)
         self.fields["area"].widget.choices = [("", _("请选择村（社区）"))] + destination_choices()
+        self.fields["grid"].widget.choices = [("", _("不清楚，由村（社区）分派"))] + grid_choices()
+        self.fields["grid"].help_text = _("选了网格，网格员会直接收到跟进任务。")
         today = timezone.localdate()
         self.days_ahead = settings.FANGKONG_DECLARE_DAYS_AHEAD
         self.fields["planned_arrival"].widget.attrs.update({
@@ -211,6 +220,10 @@ class DeclarationForm(forms.Form):
         """What was typed, as the dict services.clean_submission takes; blank rows are dropped."""
         self.is_valid()
         data = {name: self.cleaned_data.get(name, "") for name in self.fields}
+        # A grid inside the chosen village is the destination; one elsewhere is ignored.
+        grid = data.pop("grid", "")
+        if grid and data.get("area") and grid.startswith(data["area"]):
+            data["area"] = grid
         data["symptoms"] = self.cleaned_data.get("symptoms") or []
         data["stops"] = self._rows(self.stops, StopForm.keys, "stops")
         data["companions"] = self._rows(self.companions, CompanionForm.keys, "companions")
@@ -264,7 +277,8 @@ def _initial(declaration: Declaration) -> dict:
         "transport_number": declaration.transport_number,
         "plate": declaration.plate,
         "planned_arrival": timezone.localtime(declaration.planned_arrival).strftime("%Y-%m-%dT%H:%M"),
-        "area": declaration.area_id,
+        "area": declaration.area.parent_id if declaration.area.level == AreaLevel.GRID else declaration.area_id,
+        "grid": declaration.area_id if declaration.area.level == AreaLevel.GRID else "",
         "address": declaration.address,
         "symptoms": declaration.symptoms,
         "vaccine_doses": str(declaration.vaccine_doses),

@@ -16,7 +16,7 @@ from tests.factories import declaration_data, make_resident_id
 
 SCRIPT = "<script>alert(1)</script>"
 SCALARS = ("name", "document_number", "phone", "origin_code", "origin_detail", "transport", "transport_number",
-           "plate", "area", "address", "vaccine_doses")
+           "plate", "area", "grid", "address", "vaccine_doses")
 
 
 def form_post(data: dict) -> dict:
@@ -157,6 +157,14 @@ class DeclareFormTests(PublicPageTestCase):
         self.assertNotIn("<script>alert", body)
         self.assertIn("&lt;script&gt;", body)
 
+    def test_a_grid_inside_the_village_is_the_destination(self):
+        self.declare(area=self.w.village_a, grid=self.w.grid_a2.code)
+        self.assertEqual(Declaration.objects.get().area, self.w.grid_a2)
+
+    def test_a_grid_outside_the_village_is_ignored(self):
+        self.declare(area=self.w.village_a, grid=self.w.grid_b.code)
+        self.assertEqual(Declaration.objects.get().area, self.w.village_a)
+
     def test_an_existing_persons_data_never_shows(self):
         person = self.w.person_a
         update_person(self.w.hq, person, {"address": "人民路88号"})
@@ -165,8 +173,10 @@ class DeclareFormTests(PublicPageTestCase):
         self.assertEqual(Declaration.objects.get().person, person)
         for url in (reverse("declare:receipt"), reverse("declare:status"), reverse("declare:edit")):
             body = self.client.get(url).content.decode()
-            for secret in ("张三", identity.mask_name("张三"), person.phone_masked, "人民路88号", "甲村一网格"):
+            for secret in ("张三", identity.mask_name("张三"), person.phone_masked, "人民路88号"):
                 self.assertNotIn(secret, body, url)
+            # The person's grid is an option of the public destination picker, never shown as theirs.
+            self.assertNotIn('value="370923001001001" selected', body, url)
             self.assertNotIn(person.document_number, body, url)
 
     def test_oversized_post_is_refused(self):

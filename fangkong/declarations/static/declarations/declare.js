@@ -155,11 +155,27 @@
       fill(village, g ? g.options : [], "请选择村（社区）");
     }
     township.addEventListener("change", showVillages);
+    // The grid select lists only the grids of the chosen village (a grid's code starts with its village's).
+    var grid = form.querySelector('select[name="grid"]');
+    var grids = grid ? Array.prototype.map.call(grid.options, function (o) { return [o.value, o.textContent]; }) : [];
+    function showGrids() {
+      if (!grid) { return; }
+      var keep = grid.value;
+      var mine = grids.filter(function (o) { return o[0] && village.value && o[0].indexOf(village.value) === 0; })
+        .map(function (o) { return [o[0], o[1].split(" · ").pop()]; });
+      fill(grid, mine, grids[0][1]);
+      grid.value = mine.some(function (o) { return o[0] === keep; }) ? keep : "";
+      var block = grid.closest(".mb-3");
+      if (block) { block.hidden = !mine.length; }
+    }
+    village.addEventListener("change", showGrids);
+    township.addEventListener("change", showGrids);
     groups.forEach(function (g, i) {
       if (g.options.some(function (o) { return o[0] === chosen; })) { township.value = String(i); }
     });
     showVillages();
     village.value = chosen;
+    showGrids();
   }
 
   ["stops", "companions"].forEach(renumber);
