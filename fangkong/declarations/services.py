@@ -23,6 +23,7 @@ from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
+from fangkong.core import crypto
 from fangkong.core.scope import in_scope
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
@@ -34,7 +35,7 @@ from fangkong.policy.choices import Category, Measure
 from fangkong.policy.planning import arrival_test_dates
 from fangkong.tasks.choices import OPEN_STATUSES, TaskStatus
 from fangkong.tasks.models import Task
-from fangkong.tasks.services import complete_task, create_task
+from fangkong.tasks.services import can_work, complete_task, create_task
 
 from .choices import (
     OPEN_DECLARATION,
@@ -368,14 +369,10 @@ def _decide(declaration: Declaration, stops: list[dict], *, user=None) -> None:
 
 
 def declaration_document(declaration: Declaration) -> str:
-    from fangkong.core import crypto
-
     return crypto.decrypt(declaration.doc_sealed)
 
 
 def declaration_phone(declaration: Declaration) -> str:
-    from fangkong.core import crypto
-
     return crypto.decrypt(declaration.phone_sealed)
 
 
@@ -504,17 +501,11 @@ def confirm_arrival(user, declaration: Declaration, *, at: datetime | None = Non
     before = declaration.status
     _mark_arrived(declaration, at, user)
     task = _open_task(declaration, FOLLOWUP)
-    if task is not None:
-        complete_task(user, task, note or _("已到达，已上门登记。")) if _may_complete(user, task) else None
+    if task is not None and can_work(user, task):
+        complete_task(user, task, note or _("已到达，已上门登记。"))
     record_event(user, AuditAction.UPDATE, declaration, request=request, reason=note,
                  changes={"status": [before, DeclarationStatus.ARRIVED]})
     return declaration
-
-
-def _may_complete(user, task: Task) -> bool:
-    from fangkong.tasks.services import _can_work
-
-    return _can_work(user, task)
 
 
 def _mark_arrived(declaration: Declaration, at: datetime, user) -> None:
@@ -600,7 +591,7 @@ def mark_not_arrived(user, declaration: Declaration, *, new_arrival: datetime | 
         declaration.status = DeclarationStatus.NO_SHOW
         declaration.save()
         policy.cancel_measures_from(declaration, user, _("未返回"))
-        if task is not None and _may_complete(user, task):
+        if task is not None and can_work(user, task):
             complete_task(user, task, _("未返回：%(note)s") % {"note": note})
     record_event(user, AuditAction.UPDATE, declaration, request=request, reason=note,
                  changes={"status": [before["status"], declaration.status],

@@ -87,9 +87,17 @@ class ParsedFile:
     errors: list[RowError] = field(default_factory=list)
 
 
+# Files from Traditional-Chinese offices: the characters of these headers and level words, made Simplified.
+_SIMPLIFIED = str.maketrans("區碼編範風險級鄉鎮縣備註說開結時間認別類準", "区码编范风险级乡镇县备注说开结时间认别类准")
+
+
+def simplified(text: str) -> str:
+    return text.translate(_SIMPLIFIED)
+
+
 # Reading ------------------------------------------------------------------------------------------
 def _header_key(text) -> str:
-    text = re.sub(r"[\s*＊]", "", str(text or ""))
+    text = simplified(re.sub(r"[\s*＊]", "", str(text or "")))
     return text.replace("(", "（").replace(")", "）")
 
 
@@ -253,7 +261,7 @@ _LEVELS.update({str(level): level for level in RiskLevel.values})
 
 
 def level_of(value) -> str:
-    text = re.sub(r"\s", "", _text(value)).lower()
+    text = simplified(re.sub(r"\s", "", _text(value)).lower())
     if not text:
         raise ValueError(_("请填写风险等级。"))
     if text not in _LEVELS:

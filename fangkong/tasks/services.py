@@ -62,7 +62,8 @@ def inbox(user, statuses=None):
     )
 
 
-def _can_work(user, task: Task) -> bool:
+def can_work(user, task: Task) -> bool:
+    """Whether USER may start or complete TASK: theirs by the inbox rules, or HQ."""
     if not user.has_perm("tasks.change_task"):
         return False
     return Task.objects.filter(pk=task.pk).filter(inbox_q(user)).exists() or user.role in (
@@ -72,7 +73,7 @@ def _can_work(user, task: Task) -> bool:
 
 @transaction.atomic
 def start_task(user, task: Task) -> Task:
-    if not _can_work(user, task):
+    if not can_work(user, task):
         raise PermissionDenied
     if task.status not in (TaskStatus.OPEN, TaskStatus.OVERDUE):
         raise ValidationError(_("只有待办或逾期的任务可以开始办理。"))
@@ -87,7 +88,7 @@ def start_task(user, task: Task) -> Task:
 
 @transaction.atomic
 def complete_task(user, task: Task, note: str) -> Task:
-    if not _can_work(user, task):
+    if not can_work(user, task):
         raise PermissionDenied
     if not task.is_open:
         raise ValidationError(_("该任务已办结或已取消。"))

@@ -86,3 +86,13 @@ class SwitchTests(WorldTestCase):
         self.assertEqual(area.prefix, "370102")
         services.lift_risk_area(self.w.hq, area, timezone.localdate())
         self.assertEqual(services.risk_area_history(area).count(), 2)
+
+
+class ImportWordsTests(WorldTestCase):
+    def test_traditional_headers_and_level_words_are_read(self):
+        from fangkong.policy import imports
+
+        fields = {imports._HEADER_FIELDS.get(imports._header_key(h)) for h in ("地區編碼", "風險等級", "鄉鎮（街道）", "備註")}
+        self.assertEqual(fields, {"place_code", "level", "township", "note"})
+        self.assertEqual(imports.level_of("封控區"), "sealed")
+        self.assertEqual(imports.level_of("高風險"), "high")
