@@ -22,6 +22,7 @@ declarations and risk areas it adds in the database.
 
 import argparse
 import json
+import logging
 import random
 import sys
 from datetime import timedelta
@@ -156,7 +157,8 @@ def time_submit(n: int, rng) -> dict:
         existing = None
         if index % 2:
             while existing is None:
-                existing = Person.objects.filter(id__gte=rng.randrange(1, top)).exclude(doc_index="").first()
+                existing = (Person.objects.filter(id__gte=rng.randrange(1, top)).exclude(doc_index="")
+                            .order_by("id").first())
         number = existing.document_number if existing else ids.resident_id("370923", ids.birth_date(30), "M")
         body = {
             "name": existing.name if existing else ids.name("M"), "document_number": number, "phone": ids.phone(),
@@ -183,18 +185,21 @@ def main():
     parser.add_argument("--risk-areas", type=int, default=5_000)
     parser.add_argument("--match", type=int, default=1000, help="histories to match")
     parser.add_argument("--submit", type=int, default=300, help="declarations to post")
-    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=None, help="default: a new one each run, so that re-runs "
+                        "do not re-declare the same people with other phones")
     args = parser.parse_args()
     setup_django()
     people = ensure_data(args.people)
-    rng = random.Random(args.seed)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
+    rng = random.Random(seed)
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # 4xx answers are counted, not logged
     from fangkong.declarations.models import Declaration
 
     declarations = top_up_declarations(args.declarations, rng)
     risk_areas = load_risk_areas(args.risk_areas, rng)
     result = {
         "benchmark": "declarations", "measured_at": now_iso(), "machine": machine_info(),
-        "scale": {"people": people, "declarations": declarations, "risk_areas": risk_areas},
+        "scale": {"people": people, "declarations": declarations, "risk_areas": risk_areas, "seed": seed},
         "matching": time_matching(args.match, rng),
         "submit": time_submit(args.submit, rng),
     }

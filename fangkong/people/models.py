@@ -41,6 +41,14 @@ class PersonQuerySet(RestrictedQuerySet):
         """People not merged into another record."""
         return self.filter(CURRENT)
 
+    def with_document(self, index: str):
+        """The person holding the document with this blind index (one indexed look-up).
+
+        The unique index on doc_index is partial (blank excluded); SQLite uses
+        it only when the query repeats that condition, else it scans 1M rows.
+        """
+        return self.filter(doc_index=index).exclude(doc_index="").order_by("pk")
+
 
 class Person(TimeStampedModel):
     """A person known to the platform: resident, returnee, contact, case.

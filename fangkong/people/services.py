@@ -68,7 +68,7 @@ def clean_identity(data: dict, instance: Person | None = None) -> dict:
                 errors["document_number"] = exc.messages[0]
     if number and "document_number" not in errors:
         index = document_index(doc_type, number)
-        clash = Person.objects.filter(doc_index=index)
+        clash = Person.objects.with_document(index)
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
@@ -281,7 +281,7 @@ def find_or_register(*, name: str, doc_type: str, number: str, phone: str, area:
     so nothing typed by the public can overwrite the register.
     """
     index = document_index(doc_type, number)
-    existing = Person.objects.filter(doc_index=index).first() if number else None
+    existing = Person.objects.with_document(index).first() if number else None
     if existing is not None:
         while existing.merged_into_id:
             existing = existing.merged_into
