@@ -82,8 +82,10 @@ INSTALLED_APPS = [
     "fangkong.audit",
     "fangkong.people",
     "fangkong.tasks",
+    "fangkong.warning",
     "fangkong.policy",
     "fangkong.declarations",
+    "fangkong.venues",
     "fangkong.demo",
 ]
 

@@ -103,3 +103,10 @@ def make_risk_area(place_code: str, level: str, days_ago: int = 5, township: str
                                "effective_from": timezone.localdate() - timedelta(days=days_ago),
                                "effective_to": until})
     return RiskArea.objects.create(**cleaned)
+
+
+def make_venue(area: Area, name: str = "甲村超市", type_code: str = "supermarket", **extra):
+    from fangkong.venues.models import Venue, VenueType
+
+    return Venue.objects.create(name=name, type=VenueType.objects.get(code=type_code), area=area,
+                                address=f"{area.name}1号", **extra)

@@ -14,6 +14,7 @@ class Role(models.TextChoices):
     LAB_OPERATOR = "lab_operator", _("检测机构人员")
     SITE_STAFF = "site_staff", _("隔离点工作人员")
     CHECKPOINT_OFFICER = "checkpoint_officer", _("卡点工作人员")
+    VENUE_MANAGER = "venue_manager", _("场所负责人")
     SUPERVISOR = "supervisor", _("督导组成员")
     AUDITOR = "auditor", _("审计员")
 

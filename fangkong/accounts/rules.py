@@ -35,6 +35,7 @@ people_exporters = hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICE
 people_mergers = hq | has_role(R.TOWNSHIP_OFFICER)
 auditors = has_role(R.AUDITOR, R.HQ_ADMIN)
 checkpoint_staff = has_role(R.CHECKPOINT_OFFICER)
+venue_managers = has_role(R.VENUE_MANAGER)
 anyone = rules.is_authenticated
 
 PERMISSIONS = {
@@ -72,6 +73,17 @@ PERMISSIONS = {
     "declarations.change_checkpoint": hq | has_role(R.TOWNSHIP_OFFICER),
     "declarations.add_checkpointpassage": hq | has_role(R.TOWNSHIP_OFFICER) | checkpoint_staff,
     "declarations.view_checkpointpassage": field_staff | checkpoint_staff,
+    # Venues: field staff and the venue's own manager register; departments inspect; only
+    # epidemiologists and HQ read who was where (tracing), managers see counts.
+    "venues.view_venuetype": anyone,
+    "venues.change_venuetype": has_role(R.HQ_ADMIN),
+    "venues.view_venue": people_readers | venue_managers,
+    "venues.add_venue": field_staff | venue_managers,
+    "venues.change_venue": field_staff | venue_managers,
+    "venues.view_checkin": hq | has_role(R.EPIDEMIOLOGIST),
+    "venues.add_checkin": hq,
+    "venues.view_compliance": hq | area_officers | has_role(R.DEPT_OFFICER, R.SUPERVISOR),
+    "warning.view_signal": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER, R.SUPERVISOR),
     "audit.view_auditevent": auditors,
     "audit.export_auditevent": auditors,
     "core.view_job": anyone,

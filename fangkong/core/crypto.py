@@ -59,9 +59,16 @@ def _keys() -> tuple[AESGCM, bytes]:
     return AESGCM(_derive(b"fangkong-encrypt-v1")), _derive(b"fangkong-index-v1")
 
 
+@lru_cache(maxsize=16)
+def derive_key(purpose: bytes) -> bytes:
+    """A 32-byte key for one purpose (place-code MACs …), derived from the data key."""
+    return _derive(purpose)
+
+
 def clear_key_cache() -> None:
     master_key.cache_clear()
     _keys.cache_clear()
+    derive_key.cache_clear()
 
 
 def encrypt(value: str) -> str:

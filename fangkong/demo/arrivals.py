@@ -54,7 +54,7 @@ def generate_arrivals(rng, *, count: int = 40, now=None) -> int:
     made = 0
     for index in range(count):
         grid = own[0] if own and index % 4 == 0 else rng.choice(grids)
-        origin = rng.choice(ORIGINS)
+        origin = ORIGINS[index] if index < 2 else rng.choice(ORIGINS)  # a medium- and a high-risk one at least
         arrival_day = today + timedelta(days=rng.choice([0, 0, 1, 1, 2, 3]))
         arrival = timezone.make_aware(timezone.datetime(arrival_day.year, arrival_day.month, arrival_day.day,
                                                         rng.randrange(8, 22), rng.choice([0, 15, 30, 45])))

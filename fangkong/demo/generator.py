@@ -249,6 +249,7 @@ ACCOUNTS = [
     ("lab", Role.LAB_OPERATOR, "county", "县第三方医学检验实验室"),
     ("site", Role.SITE_STAFF, "county", "县集中隔离医学观察点"),
     ("checkpoint", Role.CHECKPOINT_OFFICER, "township1", "township"),
+    ("venue", Role.VENUE_MANAGER, "grid1", None),
     ("supervisor", Role.SUPERVISOR, "county", "指挥部办公室"),
     ("auditor", Role.AUDITOR, "county", "指挥部办公室"),
 ]

@@ -71,3 +71,20 @@ class OrderStatus(models.TextChoices):
     ACTIVE = "active", _("管控中")
     RELEASED = "released", _("已解除")
     CANCELLED = "cancelled", _("已撤销")
+
+
+class Colour(models.TextChoices):
+    GREEN = "green", _("绿码")
+    YELLOW = "yellow", _("黄码")
+    RED = "red", _("红码")
+
+
+COLOUR_RANK = {Colour.GREEN: 0, Colour.YELLOW: 1, Colour.RED: 2}
+
+# The colour of each stage of a measure, and of categories that restrict without a stage.
+DEFAULT_STATUS_RULES = {
+    "centralized": Colour.RED,
+    "home_isolation": Colour.RED,
+    "home_monitoring": Colour.YELLOW,
+    "companion": Colour.YELLOW,
+}

@@ -67,6 +67,8 @@ class PolicyPack(models.Model):
     lookback_days = models.PositiveSmallIntegerField(_("旅居史追溯天数"), default=14)
     contact_window_days = models.PositiveSmallIntegerField(_("密接追溯天数（发病前）"), default=2)
     is_active = models.BooleanField(_("当前启用"), default=False)
+    # What colour a scan shows for each measure in force: {"centralized": "red", …}; empty = the defaults.
+    status_rules = models.JSONField(_("扫码颜色规则"), default=dict, blank=True)
     copied_from = models.ForeignKey("self", verbose_name=_("复制自"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="copies")
     activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
@@ -187,3 +189,27 @@ class ControlOrder(models.Model):
     def is_open(self) -> bool:
         return self.status == OrderStatus.ACTIVE
 
+
+
+class PersonStatus(models.Model):
+    """The colour a scan shows for a person (green / yellow / red), with its reasons.
+
+    A read model of one row per person, kept by ``policy.services.refresh_status``
+    whenever a measure changes, so that a scan reads one row. ``valid_until``
+    is when the colour may change by itself (a stage ends); a scan after it
+    refreshes the row first.
+    """
+
+    person = models.OneToOneField("people.Person", verbose_name=_("人员"), primary_key=True,
+                                  on_delete=models.CASCADE, related_name="status")
+    colour = models.CharField(_("颜色"), max_length=6, default="green")
+    reasons = models.JSONField(_("原因"), default=list, blank=True)
+    valid_until = models.DateTimeField(_("有效至"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("人员状态")
+        verbose_name_plural = _("人员状态")
+
+    def __str__(self):
+        return f"{self.person_id} {self.colour}"

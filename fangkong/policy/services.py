@@ -5,7 +5,7 @@ tracing and testing call it. Every change is audited.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,15 +20,19 @@ from fangkong.audit.services import diff, record_event
 from . import matching, places, planning
 from .choices import (
     ARRIVAL_CATEGORY_FOR_SEVERITY,
+    COLOUR_RANK,
+    DEFAULT_STATUS_RULES,
     SEVERITY,
     STAGE_ORDER,
     Category,
+    Colour,
     Granularity,
     Measure,
     OrderStatus,
     RiskLevel,
+    Stage,
 )
-from .models import ControlOrder, PolicyPack, PolicyRule, RiskArea
+from .models import ControlOrder, PersonStatus, PolicyPack, PolicyRule, RiskArea
 
 
 def active_pack() -> PolicyPack:
@@ -143,12 +147,14 @@ def impose_measure(person, category: str, reason: str, start: date, *, subject=N
         changes = diff(before, _order_snapshot(existing))
         if changes:
             record_event(user, AuditAction.UPDATE, existing, changes=changes, reason=reason)
+        refresh_status(person)
         return existing
     order = ControlOrder(person=person, created_by=user if user and user.is_authenticated else None, **values)
     if subject is not None:
         order.subject = subject
     order.save()
     record_event(user, AuditAction.CREATE, order, changes=diff({}, _order_snapshot(order)), reason=reason)
+    refresh_status(person)
     return order
 
 
@@ -165,6 +171,7 @@ def _close(order: ControlOrder, status: str, user, reason: str) -> None:
     order.released_at = timezone.now()
     order.save(update_fields=["status", "released_at", "updated_at"])
     record_event(user, AuditAction.UPDATE, order, changes={"status": [before, status]}, reason=reason)
+    refresh_status(order.person)
 
 
 def cancel_measures_from(subject, user, reason: str) -> int:
@@ -246,6 +253,7 @@ def activate_pack(user, pack: PolicyPack, *, reason: str = "", request=None) -> 
         order.pack, order.rule, order.stages = pack, rule, stages
         order.planned_end = planning.planned_end(stages)
         order.save(update_fields=["pack", "rule", "stages", "planned_end", "updated_at"])
+        refresh_status(order.person)
         changes = diff(before, _order_snapshot(order))
         changes.pop("pack", None)
         if changes:
@@ -444,3 +452,55 @@ def import_risk_areas(user, rows: list[dict], *, filename: str = "", request=Non
                  changes={"file": [None, filename], "created": [None, created], "skipped": [None, skipped]},
                  request=request)
     return {"created": created, "skipped": skipped}
+
+
+# The scan colour ---------------------------------------------------------------------------------
+def status_rules(pack: PolicyPack | None) -> dict:
+    return {**DEFAULT_STATUS_RULES, **((pack.status_rules or {}) if pack else {})}
+
+
+def compute_status(person, now=None) -> tuple[str, list[dict], object]:
+    """(colour, reasons, valid_until) from the person's open measures, by the active pack's colour rules."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    pack = PolicyPack.objects.filter(is_active=True).first()
+    rules = status_rules(pack)
+    colour, reasons, until = Colour.GREEN, [], None
+    for order in ControlOrder.objects.filter(person=person, status=OrderStatus.ACTIVE).order_by("id"):
+        stage = planning.stage_on(order.stages, today)
+        if not stage and order.stages and today < date.fromisoformat(order.stages[0]["start"]):
+            stage = order.stages[0]["stage"]  # imposed, not yet begun (arriving tomorrow): already restricted
+        shown = (rules.get(order.category) or rules.get(stage) or Colour.GREEN) if stage else None
+        if not shown:
+            continue
+        label = str(Stage(stage).label) if stage in Stage.values else stage
+        reasons.append({"order": order.id, "stage": stage, "label": label, "colour": shown,
+                        "until": order.planned_end.isoformat()})
+        if COLOUR_RANK[shown] > COLOUR_RANK[colour]:
+            colour = shown
+        for part in order.stages:
+            end = date.fromisoformat(part["end"])
+            if end >= today:
+                boundary = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
+                until = boundary if until is None or boundary < until else until
+                break
+    return str(colour), reasons, until
+
+
+def refresh_status(person, now=None) -> PersonStatus:
+    """Recompute and store the colour a scan shows for PERSON. Call it whenever a measure changes."""
+    colour, reasons, until = compute_status(person, now)
+    status, _created = PersonStatus.objects.update_or_create(
+        person=person, defaults={"colour": colour, "reasons": reasons, "valid_until": until})
+    return status
+
+
+def current_status(person_id: int, now=None) -> PersonStatus:
+    """The stored colour, refreshed first when missing or past its valid_until. One row read in the usual case."""
+    now = now or timezone.now()
+    status = PersonStatus.objects.filter(person_id=person_id).first()
+    if status is None or (status.valid_until is not None and status.valid_until <= now):
+        from fangkong.people.models import Person
+
+        return refresh_status(Person.objects.get(pk=person_id), now)
+    return status
