@@ -30,6 +30,7 @@ from . import data
 from .arrivals import generate_arrivals
 from .households import DoorPlan, household_size, members
 from .identities import IdentityMaker, local_birthplace, other_birthplace
+from .venues import generate_checkins, generate_venues
 
 BATCH = 5000
 
@@ -371,7 +372,7 @@ def analyze() -> None:
 
 
 def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int = 15, villages: int = 300,
-                    grids: int = 1500, tasks: int = 300, progress=_noop) -> list[dict]:
+                    grids: int = 1500, tasks: int = 300, checkin_days: int = 7, progress=_noop) -> list[dict]:
     """The whole demo county; returns the demo accounts."""
     rng = random.Random(seed)
     progress("areas", 0, 1)
@@ -387,6 +388,9 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
     generate_tasks(rng, count=tasks)
     progress("arrivals", 0, 1)
     generate_arrivals(rng, count=max(20, min(200, people // 500)))
+    progress("venues", 0, 1)
+    venues = generate_venues(rng, people=people)
+    generate_checkins(rng, venues, days=checkin_days, progress=lambda done, total: progress("checkins", done, total))
     progress("analyze", 0, 1)
     analyze()
     return accounts

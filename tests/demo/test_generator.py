@@ -135,3 +135,18 @@ def test_arrivals_with_risk_areas_checkpoints_and_every_kind_of_measure(county):
     assert ControlOrder.objects.count() == Declaration.objects.exclude(measure="arrival_tests").count()
     grid1 = User.objects.get(username="grid1")
     assert Task.objects.filter(kind="arrival_followup", area=grid1.area).exists()
+
+
+@pytest.mark.django_db
+def test_venues_of_every_type_and_checkins_with_daily_rhythms(county):
+    from django.utils import timezone
+
+    from fangkong.venues.models import CheckIn, Venue, VenueType
+
+    assert Venue.objects.values("type").distinct().count() >= VenueType.objects.count() - 2
+    assert Venue.objects.filter(managers__username="venue").exists()
+    hours = [timezone.localtime(t).hour for t in CheckIn.objects.values_list("scanned_at", flat=True)]
+    assert len(hours) > 600 * 7  # about three a day for a week
+    assert not [h for h in hours if h < 6]  # nobody scans in the small hours
+    meals = sum(1 for h in hours if h in (11, 12, 17, 18, 19))
+    assert meals > len(hours) / 3

@@ -46,6 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("--townships", type=int, default=15, help="乡镇（街道）数（默认 15）")
         parser.add_argument("--villages", type=int, default=300, help="村（社区）数（默认 300）")
         parser.add_argument("--grids", type=int, default=1500, help="网格数（默认 1500）")
+        parser.add_argument("--checkin-days", type=int, default=7,
+                            help="生成最近 N 天的扫码记录，每人每天约 3 次（默认 7；0 为不生成）")
 
     def handle(self, *args, **options):
         if options["people"] < 100:
@@ -101,7 +103,7 @@ class Command(BaseCommand):
     def _generate(self, options):
         started = time.perf_counter()
         last = {"stage": None, "t": 0.0, "people_start": None}
-        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "arrivals": "入返报备", "analyze": "更新统计信息"}
+        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "arrivals": "入返报备", "venues": "场所", "checkins": "扫码记录", "analyze": "更新统计信息"}
 
         def progress(stage, done, total):
             now = time.perf_counter()
@@ -124,7 +126,8 @@ class Command(BaseCommand):
         )
         accounts = generate_county(
             people=options["people"], seed=options["seed"], townships=options["townships"],
-            villages=options["villages"], grids=options["grids"], progress=progress,
+            villages=options["villages"], grids=options["grids"], checkin_days=options["checkin_days"],
+            progress=progress,
         )
         accounts_path().write_text(json.dumps(accounts, ensure_ascii=False, indent=2), encoding="utf-8")
         self.stdout.write(self.style.SUCCESS(
