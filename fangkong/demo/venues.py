@@ -15,6 +15,7 @@ from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.people.models import Person
 from fangkong.venues.models import CheckIn, Venue, VenueType
+from fangkong.venues.partitions import ensure_partitions
 
 # type code -> (weight among venues, name suffixes)
 MIX = {
@@ -86,6 +87,7 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
         by_type.setdefault(code, []).append(venue.pk)
         if code == "school":
             schools.setdefault(venue.area_id[:9], []).append(venue.pk)
+    ensure_partitions(today - timedelta(days=days), today + timedelta(days=7))  # PostgreSQL only
     people = list(Person.objects.current().values_list("id", "area_id", "birth_date"))
     table = CheckIn._meta.db_table
     sql = (f"INSERT INTO {table} (person_id, venue_id, scanned_at, status_shown, source, idem_key) "
