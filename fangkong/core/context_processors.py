@@ -10,7 +10,7 @@ NAVIGATION = [
     ("tasks", _("任务"), "tasks:inbox", "tasks.view_task"),
     ("declarations", _("入返报备"), "declarations:list", "declarations.view_declaration"),
     ("policy", _("防控策略"), "policy:packs", "policy.view_policypack"),
-    ("venues", _("场所码"), None, None),
+    ("venues", _("场所码"), "venues:list", "venues.view_venue"),
     ("testing", _("核酸检测"), None, None),
     ("quarantine", _("隔离管控"), None, None),
     ("vaccination", _("疫苗接种"), None, None),

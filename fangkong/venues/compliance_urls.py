@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import compliance_views as views
 
 app_name = "compliance"
-urlpatterns = []
+urlpatterns = [
+    path("", views.compliance_index, name="index"),
+    path("export.xlsx", views.compliance_export, name="export"),
+    path("flag", views.compliance_flag, name="flag"),
+]

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import scan_views
 
 app_name = "scan"
-urlpatterns = []
+urlpatterns = [
+    path("", scan_views.scan_page, name="scan"),
+]

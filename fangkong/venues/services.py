@@ -13,8 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fangkong.accounts.choices import Role
+from fangkong.accounts.models import Organization
+from fangkong.areas.choices import AreaLevel
 from fangkong.audit.choices import AuditAction
-from fangkong.audit.services import record_event
+from fangkong.audit.services import diff, record_event
+from fangkong.core.scope import in_scope
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
 from fangkong.people.models import Person, document_index
@@ -26,7 +30,7 @@ from fangkong.warning.services import raise_signal
 
 from . import tokens
 from .choices import CheckInSource
-from .models import CheckIn, Venue
+from .models import CheckIn, Venue, VenueType
 
 DUPLICATE_WINDOW = timedelta(minutes=1)
 
@@ -149,3 +153,108 @@ def scan(code: str, token: str, device_secret: str, *, now: datetime | None = No
                 details={"venue": venue.pk, "reasons": status.reasons},
             )
     return ScanResult(checkin, venue, status.colour, status.reasons)
+
+
+# Registering venues ------------------------------------------------------------------------------
+VENUE_FIELDS = ("name", "type", "area", "address", "manager_name", "manager_phone", "supervisor",
+                "expected_daily_visitors", "dwell_minutes", "is_active")
+
+
+def default_supervisor(venue_type: VenueType) -> Organization | None:
+    """The county department that inspects venues of this type (市场监管局 for markets …)."""
+    if not venue_type.department_kind:
+        return None
+    return (Organization.objects.filter(kind=venue_type.department_kind, area__level=AreaLevel.COUNTY)
+            .order_by("id").first())
+
+
+def _venue_snapshot(venue: Venue) -> dict:
+    return {"name": venue.name, "type": venue.type.code, "area": venue.area_id, "address": venue.address,
+            "manager_name": venue.manager_name, "manager_phone": venue.manager_phone,
+            "supervisor": venue.supervisor_id, "expected_daily_visitors": venue.expected_daily_visitors,
+            "dwell_minutes": venue.dwell_minutes, "is_active": venue.is_active}
+
+
+def _check_venue(user, venue: Venue) -> None:
+    errors = {}
+    if not venue.name.strip():
+        errors["name"] = _("请填写场所名称。")
+    if not venue.address.strip():
+        errors["address"] = _("请填写地址。")
+    if not in_scope(venue.area_id, user.scope_prefix):
+        errors["area"] = _("所选区划不在您的管辖范围内。")
+    if venue.type_id and not venue.type.is_active:
+        errors["type"] = _("该场所类型已停用。")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _build_venue(user, data: dict) -> Venue:
+    values = {f: data[f] for f in VENUE_FIELDS if f in data}
+    values.setdefault("is_active", True)
+    values["expected_daily_visitors"] = values.get("expected_daily_visitors") or 0
+    for text in ("name", "address", "manager_name", "manager_phone"):
+        values[text] = (values.get(text) or "").strip()
+    if values.get("supervisor") is None and values.get("type") is not None:
+        values["supervisor"] = default_supervisor(values["type"])
+    venue = Venue(**values, created_by=user)
+    _check_venue(user, venue)
+    return venue
+
+
+def _may(user, perm: str) -> None:
+    if user is None or not user.has_perm(perm):
+        raise PermissionDenied
+
+
+@transaction.atomic
+def register_venue(user, data: dict, request=None) -> Venue:
+    """A new venue; a venue manager who registers it becomes one of its managers."""
+    _may(user, "venues.add_venue")
+    venue = _build_venue(user, data)
+    venue.save()
+    if user.role == Role.VENUE_MANAGER:
+        venue.managers.add(user)
+    record_event(user, AuditAction.CREATE, venue, request=request,
+                 changes={k: [None, v] for k, v in _venue_snapshot(venue).items()})
+    return venue
+
+
+@transaction.atomic
+def update_venue(user, venue: Venue, data: dict, request=None) -> Venue:
+    _may(user, "venues.change_venue")
+    before = _venue_snapshot(venue)
+    for name in VENUE_FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(venue, name, value.strip() if isinstance(value, str) else value)
+    if "supervisor" in data and data["supervisor"] is None:
+        venue.supervisor = default_supervisor(venue.type)
+    venue.expected_daily_visitors = venue.expected_daily_visitors or 0
+    _check_venue(user, venue)
+    venue.save()
+    changes = diff(before, _venue_snapshot(venue))
+    if changes:
+        record_event(user, AuditAction.UPDATE, venue, request=request, changes=changes)
+    return venue
+
+
+@transaction.atomic
+def import_venues(user, rows: list[dict], *, filename: str = "", request=None) -> dict:
+    """Register every row (all or nothing); a row naming a venue already in its area is skipped."""
+    _may(user, "venues.add_venue")
+    existing = set(Venue.objects.filter(area__in={r["area"] for r in rows}).values_list("area_id", "name"))
+    created = skipped = 0
+    for data in rows:
+        if (data["area"].pk, data["name"]) in existing:
+            skipped += 1
+            continue
+        venue = _build_venue(user, data)
+        venue.save()
+        if user.role == Role.VENUE_MANAGER:
+            venue.managers.add(user)
+        existing.add((venue.area_id, venue.name))
+        created += 1
+    record_event(user, AuditAction.IMPORT, object_type="venues.venue", object_repr=filename or _("场所导入"),
+                 request=request, changes={"file": filename, "created": created, "skipped": skipped})
+    return {"created": created, "skipped": skipped}

@@ -17,7 +17,7 @@ from tests.base import WorldTestCase
 
 SKIP_PREFIXES = ("api/", "i18n/", "static/", "admin/")  # the API and admin have their own tests
 PUBLIC = {"login", "declare:form", "declare:receipt", "declare:status", "declare:edit", "declare:poster",
-          "declare:places"}
+          "declare:places", "scan:scan"}
 # Reference data every signed-in user may read: the risk-area list and the policy packs.
 READABLE_BY_ALL = {"policy:risk_area_detail", "policy:pack_detail"}
 
@@ -54,6 +54,9 @@ class UrlWalkTests(WorldTestCase):
         checkpoint_a = Checkpoint.objects.create(name="甲镇卡点", area=w.township_a)
         risk_area = make_risk_area("110101", "medium")
         pack = PolicyPack.objects.get(code="ed9-7-3")
+        from tests.factories import make_venue
+
+        venue_a = make_venue(w.grid_a, name="甲网格小超市")
         # One object in grid A for every argument name a URL may take.
         cls.object_args = {
             "people:detail": {"pk": w.person_a.pk}, "people:edit": {"pk": w.person_a.pk},
@@ -74,6 +77,9 @@ class UrlWalkTests(WorldTestCase):
             "policy:risk_area_lift": {"pk": risk_area.pk},
             "policy:pack_detail": {"pk": pack.pk}, "policy:pack_copy": {"pk": pack.pk},
             "policy:pack_activate": {"pk": pack.pk}, "policy:rule_edit": {"pk": pack.rules.first().pk},
+            "venues:detail": {"pk": venue_a.pk}, "venues:edit": {"pk": venue_a.pk},
+            "venues:reissue": {"pk": venue_a.pk}, "venues:poster": {"pk": venue_a.pk},
+            "venues:poster_print": {"pk": venue_a.pk},
         }
 
     def urls(self):
@@ -86,7 +92,7 @@ class UrlWalkTests(WorldTestCase):
 
     def test_outsiders_never_see_grid_a_records(self):
         secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv",
-                       "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked]
+                       "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked, "甲网格小超市"]
         for user in (self.w.grid_b_worker, self.w.outsider):
             for name, url, has_object in self.urls():
                 for method in ("get", "post"):

@@ -1,0 +1,144 @@
+"""Bulk check-ins from gateways: idempotent, row by row, in one transaction."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import override_settings
+from django.utils import timezone
+
+from fangkong.audit.models import AuditEvent
+from fangkong.venues import ingest
+from fangkong.venues.models import CheckIn
+from fangkong.venues.tokens import place_code
+from tests.base import WorldTestCase
+from tests.factories import make_person, make_resident_id, make_venue
+
+
+class IngestTests(WorldTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        w = cls.w
+        cls.venue = make_venue(w.grid_a)
+        cls.venue2 = make_venue(w.grid_b, name="乙村饭店", type_code="restaurant")
+        cls.numbers = [make_resident_id() for _ in range(10)]
+        cls.people = [make_person(w.hq, w.grid_a, f"人员{i}", document_number=n) for i, n in enumerate(cls.numbers)]
+
+    def rows(self, count=300, prefix="k"):
+        now = timezone.now()
+        return [{"key": f"{prefix}{i}", "venue": self.venue.pk if i % 2 else self.venue2.pk,
+                 "person": self.numbers[i % len(self.numbers)],
+                 "scanned_at": (now - timedelta(minutes=i)).isoformat(), "status": "green"} for i in range(count)]
+
+    def test_batch_posted_twice_stores_each_row_once(self):
+        rows = self.rows()
+        first = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual((first.accepted, first.duplicate, first.rejected), (300, 0, 0))
+        second = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual((second.accepted, second.duplicate, second.rejected), (0, 300, 0))
+        self.assertEqual(CheckIn.objects.filter(source="batch").count(), 300)
+        self.assertEqual({r[2] for r in second.rows}, {"duplicate"})
+        stored = CheckIn.objects.get(idem_key="k3")
+        self.assertEqual((stored.venue_id, stored.person_id, stored.status_shown), (self.venue.pk, self.people[3].pk,
+                                                                                    "green"))
+
+    def test_partly_stored_batch_retried_adds_only_the_rest(self):
+        rows = self.rows(50)
+        ingest.ingest_checkins(self.w.hq, rows[:20])
+        result = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual((result.accepted, result.duplicate), (30, 20))
+        self.assertEqual(CheckIn.objects.count(), 50)
+
+    def test_malformed_rows_are_listed_and_good_rows_stored(self):
+        now = timezone.now()
+        good = {"key": "ok", "venue": self.venue.pk, "person": self.numbers[0], "scanned_at": now.isoformat()}
+        rows = [
+            good,
+            "not an object",
+            {**good, "key": ""},
+            {**good, "key": "x" * 65},
+            {**good, "key": "bad-venue", "venue": "1.1.FORGED"},
+            {**good, "key": "no-venue", "venue": 999999},
+            {**good, "key": "bad-id", "person": "12345"},
+            {**good, "key": "unknown", "person": make_resident_id()},
+            {**good, "key": "bad-time", "scanned_at": "yesterday"},
+            {**good, "key": "bad-status", "status": "purple"},
+            {**good, "key": "wrong-name", "name": "王五"},
+            {**good, "key": "ok"},
+            {**good, "key": "by-code", "venue": place_code(self.venue.pk, self.venue.code_version),
+             "name": "人员0", "scanned_at": timezone.localtime(now).replace(tzinfo=None).isoformat()},
+        ]
+        result = ingest.ingest_checkins(self.w.hq, rows)
+        outcome = {index: (result, error) for index, _key, result, error in result.rows}
+        self.assertEqual((result.accepted, result.duplicate, result.rejected), (2, 1, 10))
+        self.assertEqual(outcome[0][0], "accepted")
+        self.assertEqual(outcome[12][0], "accepted")
+        self.assertEqual(outcome[11][0], "duplicate")
+        self.assertIn("人员未登记", outcome[7][1])
+        self.assertIn("格式", outcome[6][1])
+        self.assertIn("ISO 8601", outcome[8][1])
+        self.assertIn("场所", outcome[5][1])
+        self.assertIn("姓名", outcome[10][1])
+        self.assertEqual(CheckIn.objects.count(), 2)
+
+    def test_future_and_ancient_timestamps_are_rejected(self):
+        now = timezone.now()
+        base = {"venue": self.venue.pk, "person": self.numbers[0]}
+        rows = [
+            {**base, "key": "future", "scanned_at": (now + timedelta(minutes=6)).isoformat()},
+            {**base, "key": "slack", "scanned_at": (now + timedelta(minutes=4)).isoformat()},
+            {**base, "key": "ancient", "scanned_at": (now - timedelta(days=29)).isoformat()},
+            {**base, "key": "old-ok", "scanned_at": (now - timedelta(days=27)).isoformat()},
+        ]
+        result = ingest.ingest_checkins(self.w.hq, rows, now=now)
+        self.assertEqual([r[2] for r in result.rows], ["rejected", "accepted", "rejected", "accepted"])
+        self.assertIn("晚于当前", result.rows[0][3])
+        self.assertIn("保存期限", result.rows[2][3])
+        with override_settings(FANGKONG_CHECKIN_RETENTION_DAYS=30):
+            again = ingest.ingest_checkins(self.w.hq, rows, now=now)
+        self.assertEqual([r[2] for r in again.rows], ["rejected", "duplicate", "accepted", "duplicate"])
+
+    def test_only_hq_pushes(self):
+        with self.assertRaises(PermissionDenied):
+            ingest.ingest_checkins(self.w.grid_a_worker, self.rows(1))
+
+    @override_settings(FANGKONG_CHECKIN_BATCH_MAX_ROWS=10)
+    def test_too_many_rows_refused_whole(self):
+        with self.assertRaises(ValidationError):
+            ingest.ingest_checkins(self.w.hq, self.rows(11))
+        self.assertEqual(CheckIn.objects.count(), 0)
+
+    def test_csv_with_chinese_headers(self):
+        at = timezone.localtime().replace(microsecond=0, tzinfo=None).isoformat()
+        body = f"幂等键,场所,身份证号,姓名,扫码时间,状态\nc1,{self.venue.pk},{self.numbers[1]},人员1,{at},yellow\n"
+        rows = ingest.parse_csv(body.encode("utf-8-sig"))
+        result = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual(result.accepted, 1)
+        self.assertEqual(CheckIn.objects.get(idem_key="c1").status_shown, "yellow")
+
+    def test_batch_is_audited_once(self):
+        ingest.ingest_checkins(self.w.hq, self.rows(30))
+        event = AuditEvent.objects.get(object_type="venues.checkin", action="import")
+        self.assertEqual(event.changes["accepted"], 30)
+
+
+@pytest.mark.slow
+class LargeBatchTests(WorldTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.venues = [make_venue(cls.w.grid_a, name=f"场所{i}") for i in range(20)]
+        cls.numbers = [make_resident_id() for _ in range(50)]
+        for i, number in enumerate(cls.numbers):
+            make_person(cls.w.hq, cls.w.grid_a, f"人员{i}", document_number=number)
+
+    def test_fifty_thousand_rows_twice(self):
+        now = timezone.now()
+        rows = [{"key": f"big-{i}", "venue": self.venues[i % 20].pk, "person": self.numbers[i % 50],
+                 "scanned_at": (now - timedelta(seconds=i)).isoformat()} for i in range(50_000)]
+        first = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual(first.accepted, 50_000)
+        second = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual(second.duplicate, 50_000)
+        self.assertEqual(CheckIn.objects.count(), 50_000)
