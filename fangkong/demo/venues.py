@@ -28,20 +28,29 @@ MIX = {
     "bank": (2, ["农商银行网点"]), "cinema": (1, ["影城"]), "elderly_care": (1, ["敬老院"]), "religious": (1, ["寺"]),
     "scenic_spot": (1, ["景区"]),
 }
-# (type code, hour windows) of a scan, by part of the day.
+# (type code, hour windows) of an errand, and how often each is chosen.
 ROUTINE = [
-    ("compound_gate", [(7.0, 8.5), (17.5, 19.5)]),
-    ("farmers_market", [(6.0, 9.5)]),
-    ("restaurant", [(11.5, 13.0), (17.5, 20.0)]),
-    ("supermarket", [(9.0, 21.0), (18.0, 20.0)]),
-    ("pharmacy", [(8.0, 20.0)]),
-    ("clinic", [(8.0, 17.0)]),
-    ("express", [(10.0, 19.0)]),
-    ("bath_beauty", [(10.0, 21.0)]),
-    ("entertainment", [(19.0, 23.0)]),
-    ("bank", [(9.0, 16.5)]),
+    ("compound_gate", [(7.0, 8.5), (17.5, 19.5)], 30),
+    ("farmers_market", [(6.0, 9.5)], 8),
+    ("restaurant", [(11.5, 13.0), (17.5, 20.0)], 22),
+    ("supermarket", [(9.0, 21.0), (18.0, 20.0)], 22),
+    ("pharmacy", [(8.0, 20.0)], 5),
+    ("clinic", [(8.0, 17.0)], 3),
+    ("hospital", [(8.0, 17.0)], 2),
+    ("express", [(10.0, 19.0)], 4),
+    ("bath_beauty", [(10.0, 21.0)], 2),
+    ("entertainment", [(19.0, 23.0)], 2),
+    ("cinema", [(18.5, 22.0)], 1),
+    ("bank", [(9.0, 16.5)], 2),
+    ("station", [(6.5, 19.0)], 1),
+    ("hotel", [(18.0, 23.0)], 1),
+    ("scenic_spot", [(9.0, 17.0)], 1),
+    ("religious", [(7.0, 11.0)], 1),
+    ("elderly_care", [(9.0, 17.0)], 1),
 ]
-ROUTINE_WEIGHTS = [30, 8, 22, 22, 5, 3, 4, 2, 2, 2]
+ROUTINE_WEIGHTS = [weight for _code, _windows, weight in ROUTINE]
+# Where working-age adults go on weekdays, and children to kindergarten or school.
+WORKPLACES = ["factory", "office", "construction_site"]
 
 
 def generate_venues(rng, *, people: int) -> list[Venue]:
@@ -65,6 +74,9 @@ def generate_venues(rng, *, people: int) -> list[Venue]:
             supervisor=orgs.get(kind), expected_daily_visitors=rng.choice([50, 80, 120, 200, 300, 500]),
         ))
     venues = Venue.objects.bulk_create(venues, batch_size=1000)
+    # Registered two months ago (the compliance page ignores venues too new to have scanned).
+    registered = timezone.now() - timedelta(days=60)
+    Venue.objects.filter(pk__in=[v.pk for v in venues]).update(created_at=registered, code_issued_at=registered)
     manager = User.objects.filter(username="venue").first()
     if manager is not None:
         venues[0].managers.add(manager)
@@ -80,15 +92,17 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
     today = timezone.localdate(now)
     by_type_township: dict[tuple[str, str], list[int]] = {}
     by_type: dict[str, list[int]] = {}
-    schools: dict[str, list[int]] = {}
     for venue in venues:
         code = venue.type.code
         by_type_township.setdefault((code, venue.area_id[:9]), []).append(venue.pk)
         by_type.setdefault(code, []).append(venue.pk)
-        if code == "school":
-            schools.setdefault(venue.area_id[:9], []).append(venue.pk)
+
+    def near(code: str, township: str) -> list[int]:
+        return by_type_township.get((code, township)) or by_type.get(code) or []
     ensure_partitions(today - timedelta(days=days), today + timedelta(days=7))  # PostgreSQL only
     people = list(Person.objects.current().values_list("id", "area_id", "birth_date"))
+    # One venue stopped scanning four days ago: the compliance page has something to flag.
+    silent = venues[-1].pk
     table = CheckIn._meta.db_table
     sql = (f"INSERT INTO {table} (person_id, venue_id, scanned_at, status_shown, source, idem_key) "
            "VALUES (%s, %s, %s, 'green', 'scan', '')")
@@ -104,15 +118,18 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
         for person_id, area_id, birth in people:
             township = area_id[:9]
             age = (day.year - birth.year) if birth else 40
-            if weekday and 6 <= age <= 18 and schools.get(township):
-                at = midnight + timedelta(hours=7.3 + rng.random() * 0.6)
-                rows.append((person_id, rng.choice(schools[township]), at))
+            if weekday:
+                daily = ("kindergarten" if 3 <= age < 6 else "school" if 6 <= age <= 18
+                         else rng.choice(WORKPLACES) if 19 <= age <= 60 and rng.random() < 0.5 else None)
+                if daily and near(daily, township):
+                    at = midnight + timedelta(hours=7.3 + rng.random() * 0.9)
+                    rows.append((person_id, rng.choice(near(daily, township)), at))
             scans = min(6, int(rng.expovariate(1 / per_person)) + (1 if rng.random() < 0.5 else 0))
             if age < 6 or age > 80:
                 scans //= 2
             for _ in range(scans):
-                code, windows = rng.choices(ROUTINE, ROUTINE_WEIGHTS)[0]
-                pool = by_type_township.get((code, township)) or by_type.get(code)
+                code, windows, _weight = rng.choices(ROUTINE, ROUTINE_WEIGHTS)[0]
+                pool = near(code, township)
                 if not pool:
                     continue
                 start, end = rng.choice(windows)
@@ -121,6 +138,8 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
                     continue
                 rows.append((person_id, rng.choice(pool), at))
             done += 1
+        if offset <= 4:
+            rows = [row for row in rows if row[1] != silent]
         rows.sort(key=lambda row: row[2])
         adapt = connection.ops.adapt_datetimefield_value  # aware -> what the backend stores (UTC on SQLite)
         rows = [(person_id, venue_id, adapt(at)) for person_id, venue_id, at in rows]
