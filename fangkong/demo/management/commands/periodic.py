@@ -2,13 +2,16 @@
 
 import signal
 import time
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
 from fangkong.core.jobs import reap_stale_jobs
 from fangkong.declarations.services import escalate_missed_arrivals
 from fangkong.tasks.services import escalate_overdue_tasks
+from fangkong.venues.partitions import ensure_partitions
 
 
 class Command(BaseCommand):
@@ -24,6 +27,8 @@ class Command(BaseCommand):
         while not stopping:
             close_old_connections()
             try:
+                today = timezone.localdate()
+                ensure_partitions(today - timedelta(days=1), today + timedelta(days=7))  # PostgreSQL only
                 missed = escalate_missed_arrivals()
                 if missed:
                     self.stdout.write(f"missed arrivals {missed}")
