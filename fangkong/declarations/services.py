@@ -36,6 +36,8 @@ from fangkong.policy.planning import arrival_test_dates
 from fangkong.tasks.choices import OPEN_STATUSES, TaskStatus
 from fangkong.tasks.models import Task
 from fangkong.tasks.services import can_work, complete_task, create_task
+from fangkong.warning.choices import SignalKind
+from fangkong.warning.services import raise_signal
 
 from .choices import (
     OPEN_DECLARATION,
@@ -340,6 +342,7 @@ def correct_declaration(declaration: Declaration, data: dict, *, request=None) -
 def _decide(declaration: Declaration, stops: list[dict], *, user=None) -> None:
     """Judge the trip by the active pack, link the person, impose the measure, route the work."""
     arrival = timezone.localdate(declaration.planned_arrival)
+    was_high = declaration.category == Category.HIGH_RISK_ARRIVAL
     decision = policy.decide_arrival(matcher_stops(declaration, stops), arrival)
     declaration.pack = decision.pack
     declaration.category = decision.category
@@ -366,6 +369,11 @@ def _decide(declaration: Declaration, stops: list[dict], *, user=None) -> None:
     declaration.control_order = order
     declaration.save()
     _route_followup(declaration, rule, user=user)
+    if decision.category == Category.HIGH_RISK_ARRIVAL and not was_high:
+        raise_signal(SignalKind.HIGH_RISK_ARRIVAL, area=declaration.area, person=declaration.person,
+                     subject=declaration, details={"evidence": declaration.evidence},
+                     title=_("高风险地区来（返）人员：%(name)s，来自%(origin)s") % {
+                         "name": declaration.masked_name, "origin": declaration.origin_name})
 
 
 def declaration_document(declaration: Declaration) -> str:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from fangkong.declarations import services
 from fangkong.declarations.choices import DeclarationStatus, Source
+from fangkong.declarations.services import declaration_document
 from fangkong.policy.choices import Category, Measure
 from fangkong.policy.models import ControlOrder
 from fangkong.tasks.models import Task
@@ -48,6 +49,13 @@ class DeclareTests(WorldTestCase):
         self.assertEqual(declaration.measure, Measure.CENTRALIZED)
         pickup = Task.objects.get(kind=services.PICKUP)
         self.assertEqual(pickup.area, self.w.township_a)
+        from fangkong.warning.models import Signal
+
+        signal = Signal.objects.get(kind="high_risk_arrival")
+        self.assertEqual(signal.person, declaration.person)
+        services.submit_declaration({**declaration_data(self.w.grid_a), "document_number": declaration_document(
+            declaration), "phone": services.declaration_phone(declaration)})
+        self.assertEqual(Signal.objects.filter(kind="high_risk_arrival").count(), 1)  # an update raises no second
 
     def test_same_id_same_phone_updates_one_declaration(self):
         data = declaration_data(self.w.grid_a)
