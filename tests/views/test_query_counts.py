@@ -43,3 +43,34 @@ class QueryCountTests(WorldTestCase):
 
     def test_pinned_counts(self):
         self.assertEqual(self.counts(), PINNED)
+
+
+class NewListPagesTests(WorldTestCase):
+    """Declarations, risk areas, packs, venues and compliance: the same number of queries for 1 or 11 rows."""
+
+    PAGES = ["declarations:list", "policy:risk_areas", "policy:packs", "venues:list", "compliance:index"]
+
+    def add_rows(self, n):
+        from fangkong.declarations.services import submit_declaration
+        from tests.factories import declaration_data, make_risk_area, make_venue
+
+        for i in range(n):
+            submit_declaration(declaration_data(self.w.grid_a))
+            make_risk_area("110101", "medium", township=f"街道{i}")
+            make_venue(self.w.grid_a, name=f"超市{i}")
+
+    def counts(self):
+        self.client.force_login(self.w.hq)
+        result = {}
+        for name in self.PAGES:
+            with CaptureQueriesContext(connection) as queries:
+                response = self.client.get(reverse(name))
+            self.assertEqual(response.status_code, 200, name)
+            result[name] = len(queries)
+        return result
+
+    def test_do_not_grow_with_rows(self):
+        self.add_rows(1)
+        before = self.counts()
+        self.add_rows(10)
+        self.assertEqual(self.counts(), before)
