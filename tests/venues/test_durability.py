@@ -1,0 +1,149 @@
+"""Acknowledged scans and batches survive a kill -9 of the server (the database client) mid-batch.
+
+The real thing: a small demo county in a temporary var directory (SQLite),
+gunicorn serving it, scans and a 50,000-row batch over HTTP, then SIGKILL to
+every server process while the batch is being written. After a restart every
+scan that was answered is there, the batch is all or nothing, and posting it
+again stores each row exactly once.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+SETUP = """
+import json
+from fangkong.people.models import Person
+from fangkong.venues import services, tokens
+from fangkong.venues.models import Venue
+venues = list(Venue.objects.order_by("id")[:5])
+people = list(Person.objects.current().exclude(doc_index="").order_by("id")[:300])
+print(json.dumps({
+    "codes": [services.code_of(v) for v in venues], "venues": [v.pk for v in venues],
+    "scanners": [[tokens.personal_token(p.pk, f"device-{p.pk:026d}"), f"device-{p.pk:026d}"] for p in people[:60]],
+    "numbers": [p.document_number for p in people],
+}))
+"""
+
+COUNTS = """
+import json
+from fangkong.venues.models import CheckIn
+print(json.dumps({"scan": CheckIn.objects.filter(source="scan").count(),
+                  "batch": CheckIn.objects.filter(source="batch").count()}))
+"""
+
+
+def fangkong(env, *args):
+    result = subprocess.run([sys.executable, "-m", "fangkong.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def shell(env, code):
+    return json.loads(fangkong(env, "shell", "-c", code).strip().splitlines()[-1])
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url, body, headers=None, timeout=60):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read())
+
+
+class Server:
+    def __init__(self, env, port):
+        self.url = f"http://127.0.0.1:{port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "fangkong.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "120"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2)
+                return
+            except OSError:  # refused, reset or timed out while it starts
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not start")
+
+    def kill9(self):
+        os.killpg(self.process.pid, signal.SIGKILL)  # master and workers at once, no clean-up
+        self.process.wait()
+
+
+def test_kill_9_mid_batch_loses_no_acknowledged_scan_and_no_half_batch(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FANGKONG_DATA_KEY", "DJANGO_SETTINGS_MODULE")}
+    env.update(FANGKONG_VAR_DIR=str(tmp_path), FANGKONG_SCAN_RATE_PER_MINUTE="0", FANGKONG_LOGIN_RATE_PER_MINUTE="0")
+    fangkong(env, "demo", "--no-serve", "--people", "400", "--townships", "2", "--villages", "4", "--grids", "6",
+             "--checkin-days", "0")
+    data = shell(env, SETUP)
+    accounts = {a["username"]: a for a in json.loads((tmp_path / "demo-accounts.json").read_text())}
+    port = free_port()
+    server = Server(env, port)
+    _, token = post(f"{server.url}/api/v1/auth/token",
+                    {"username": "admin", "password": accounts["admin"]["password"]})
+    auth = {"Authorization": f"Bearer {token['token']}"}
+
+    acknowledged = 0
+    for index, (personal, device) in enumerate(data["scanners"]):
+        status, body = post(f"{server.url}/api/v1/scan",
+                            {"code": data["codes"][index % 5], "token": personal, "device": device})
+        assert status == 200 and not body["duplicate"]
+        acknowledged += 1
+
+    now = timezone.now()
+    rows = [{"key": f"gate-{i}", "venue": data["venues"][i % 5], "person": data["numbers"][i % 300],
+             "scanned_at": (now - timedelta(minutes=2 + i % 10_000)).isoformat()} for i in range(50_000)]
+    outcome = {}
+
+    def send():
+        try:
+            outcome["answer"] = post(f"{server.url}/api/v1/checkins/batch", rows, auth, timeout=120)
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+            outcome["error"] = exc
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.8)  # the body is on its way or being written
+    server.kill9()
+    sender.join(30)
+
+    counts = shell(env, COUNTS)
+    print("after kill -9:", counts, "answered" if "answer" in outcome else f"not answered: {outcome.get('error')}")
+    assert counts["scan"] == acknowledged  # every answered scan was committed before its answer
+    if "answer" in outcome:  # the batch finished before the kill: then all of it is there
+        assert counts["batch"] == 50_000
+    else:
+        assert counts["batch"] in (0, 50_000)  # never half a batch
+
+    server = Server(env, free_port())
+    try:
+        status, body = post(f"{server.url}/api/v1/checkins/batch", rows, auth, timeout=120)
+        assert status == 200
+        assert body["accepted"] + body["duplicate"] == 50_000 and body["rejected"] == 0
+    finally:
+        server.kill9()
+    counts = shell(env, COUNTS)
+    assert counts == {"scan": acknowledged, "batch": 50_000}
