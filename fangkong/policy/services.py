@@ -496,10 +496,17 @@ def refresh_status(person, now=None) -> PersonStatus:
 
 
 def current_status(person_id: int, now=None) -> PersonStatus:
-    """The stored colour, refreshed first when missing or past its valid_until. One row read in the usual case."""
+    """The colour a scan shows: one primary-key read in the usual case.
+
+    No row means no measure was ever imposed (every change of a measure
+    writes the row), so green, without writing anything. A row past its
+    valid_until (a stage has ended since) is refreshed first.
+    """
     now = now or timezone.now()
     status = PersonStatus.objects.filter(person_id=person_id).first()
-    if status is None or (status.valid_until is not None and status.valid_until <= now):
+    if status is None:
+        return PersonStatus(person_id=person_id, colour=Colour.GREEN, reasons=[])
+    if status.valid_until is not None and status.valid_until <= now:
         from fangkong.people.models import Person
 
         return refresh_status(Person.objects.get(pk=person_id), now)

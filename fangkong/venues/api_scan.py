@@ -85,7 +85,11 @@ def _guarded(scope: str):
     def decorator(run):
         @functools.wraps(run)
         def wrapper(request, *args, **kwargs):
-            if over_limit(scope, request, rate_per_minute(), 60):
+            # The WSGI fast path (venues.fastscan) has already counted this request and says so.
+            limited = request.META.get(f"fangkong.{scope}_limited".replace("-", "_"))
+            if limited is None:
+                limited = over_limit(scope, request, rate_per_minute(), 60)
+            if limited:
                 return _refusal(429, "throttled", TOO_MANY)
             if _too_large(request):
                 return _refusal(413, "too_large", TOO_LARGE)

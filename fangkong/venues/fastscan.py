@@ -1,0 +1,142 @@
+"""The scan's fast path: a green check-in answered below Django's request handling.
+
+At a county's rush hour the scan endpoint takes thousands of requests a
+second; most are people with no measure checking in once. This WSGI layer
+answers exactly that case with four short SQL statements (venue, person and
+stored colour, the one-minute duplicate window, the insert) and the same
+JSON as ``POST /api/v1/scan``. Anything else (a bad or revoked code, a bad
+token, a yellow or red person, a duplicate, a stale colour, any error) is
+handed unchanged to the full API, which answers, logs and raises signals.
+"""
+
+import json
+import logging
+from io import BytesIO
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import (
+    get_supported_language_variant,
+    parse_accept_lang_header,
+)
+
+from fangkong.core.ratelimit import over_limit
+from fangkong.people.identity import mask_name
+
+from . import tokens
+from .services import DUPLICATE_WINDOW
+
+PATH = "/api/v1/scan"
+MAX_BODY = 4096
+log = logging.getLogger(__name__)
+
+HEADERS = [
+    ("Content-Type", "application/json; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+]
+
+
+class _Client:
+    """What the rate limiter reads of a request."""
+
+    def __init__(self, environ):
+        self.META = environ
+
+
+def _language(environ) -> str:
+    for code, _quality in parse_accept_lang_header(environ.get("HTTP_ACCEPT_LANGUAGE", "")):
+        try:
+            return get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def _fields(body: bytes) -> tuple[str, str, str] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    values = tuple(data.get(key) for key in ("code", "token", "device"))
+    return values if all(isinstance(v, str) and v for v in values) else None
+
+
+def green_checkin(code: str, token: str, device: str, now=None) -> dict | None:
+    """Check a green person in and return the API's answer, or None when the full path must answer."""
+    parsed = tokens.parse_place_code(code)
+    person_id = tokens.parse_personal_token(token, device)
+    if parsed is None or person_id is None:
+        return None
+    venue_id, version = parsed
+    now = now or timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    since = connection.ops.adapt_datetimefield_value(now - DUPLICATE_WINDOW)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM venues_venue WHERE id = %s AND code_version = %s AND is_active = %s",
+                       [venue_id, version, True])
+        venue = cursor.fetchone()
+        if venue is None:
+            return None
+        cursor.execute(
+            "SELECT p.name, s.colour, CASE WHEN s.valid_until IS NOT NULL AND s.valid_until <= %s THEN 1 ELSE 0 END "
+            "FROM people_person p LEFT JOIN policy_personstatus s ON s.person_id = p.id WHERE p.id = %s",
+            [at, person_id])
+        person = cursor.fetchone()
+        if person is None or (person[1] or "green") != "green" or person[2]:
+            return None
+        cursor.execute(
+            "SELECT 1 FROM venues_checkin WHERE person_id = %s AND scanned_at >= %s AND scanned_at <= %s "
+            "AND venue_id = %s LIMIT 1", [person_id, since, at, venue_id])
+        if cursor.fetchone() is not None:
+            return None
+        cursor.execute(
+            "INSERT INTO venues_checkin (person_id, venue_id, scanned_at, status_shown, source, idem_key) "
+            "VALUES (%s, %s, %s, 'green', 'scan', '')", [person_id, venue_id, at])
+    return {"colour": "green", "label": _("通行"), "venue": venue[0],
+            "time": timezone.localtime(now).isoformat(), "reasons": [], "duplicate": False,
+            "person": mask_name(person[0])}
+
+
+def wrap(django_app):
+    """The WSGI application: the fast path for POST /api/v1/scan, Django for everything else."""
+
+    def application(environ, start_response):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return django_app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_BODY:
+            return django_app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = BytesIO(body)  # the full path reads it again
+        fields = _fields(body)
+        if fields is None:
+            return django_app(environ, start_response)
+        # Counted here once; the full path reads the verdict (fangkong.scan_limited) instead of counting again.
+        limited = over_limit("scan", _Client(environ), getattr(settings, "FANGKONG_SCAN_RATE_PER_MINUTE", 120), 60)
+        environ["fangkong.scan_limited"] = limited
+        if limited:
+            return django_app(environ, start_response)
+        try:
+            with translation.override(_language(environ)):
+                answer = green_checkin(*fields)
+        except Exception:  # any trouble: the full path answers (and reconnects if the connection broke)
+            log.exception("scan fast path failed; answered by the full API")
+            connection.close_if_unusable_or_obsolete()
+            answer = None
+        if answer is None:
+            return django_app(environ, start_response)
+        payload = json.dumps(answer, ensure_ascii=False).encode()
+        start_response("200 OK", [*HEADERS, ("Content-Length", str(len(payload)))])
+        return [payload]
+
+    return application

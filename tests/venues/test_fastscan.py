@@ -1,0 +1,110 @@
+"""The WSGI fast path of POST /api/v1/scan: green check-ins below Django, everything else handed on."""
+
+import json
+from io import BytesIO
+from wsgiref.util import setup_testing_defaults
+
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import override_settings
+
+from fangkong.declarations import services as declarations
+from fangkong.venues import fastscan, services, tokens
+from fangkong.venues.models import CheckIn
+from fangkong.wsgi import django_application as real_django_application
+from tests.base import WorldTestCase
+from tests.factories import declaration_data, make_risk_area, make_venue
+
+DEVICE = "device-secret-0123456789abcdef"
+
+
+def call(app, body: dict, remote="10.1.1.1"):
+    raw = json.dumps(body).encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": fastscan.PATH, "CONTENT_TYPE": "application/json",
+               "CONTENT_LENGTH": str(len(raw)), "wsgi.input": BytesIO(raw), "REMOTE_ADDR": remote}
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    chunks = app(environ, start_response)
+    content = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return answer["status"], answer["headers"], json.loads(content) if content else None
+
+
+def django_application(environ, start_response):
+    """Django's WSGI handler as the test client runs it: without closing the test's database connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = real_django_application(environ, start_response)
+        content = b"".join(response)
+        response.close()
+        return [content]
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def not_reached(environ, start_response):
+    raise AssertionError("the full API was asked")
+
+
+class FastScanTests(WorldTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.venue = make_venue(cls.w.grid_a)
+
+    def setUp(self):
+        cache.clear()
+
+    def body(self, person, device=DEVICE):
+        return {"code": services.code_of(self.venue), "token": tokens.personal_token(person.pk, device),
+                "device": device}
+
+    def test_a_green_scan_is_answered_without_django(self):
+        status, headers, answer = call(fastscan.wrap(not_reached), self.body(self.w.person_a))
+        self.assertEqual(status, "200 OK")
+        self.assertEqual(headers["Cache-Control"], "no-store")
+        self.assertEqual((answer["colour"], answer["label"], answer["duplicate"]), ("green", "通行", False))
+        self.assertEqual(answer["person"], "张*")
+        self.assertEqual(CheckIn.objects.get().person, self.w.person_a)
+
+    def test_the_answer_matches_the_full_api(self):
+        _status, _headers, fast = call(fastscan.wrap(not_reached), self.body(self.w.person_a))
+        _status, _headers, full = call(django_application, self.body(self.w.person_b))
+        self.assertEqual(set(fast), set(full))
+        self.assertEqual({k: v for k, v in fast.items() if k not in ("time", "person")},
+                         {k: v for k, v in full.items() if k not in ("time", "person")})
+
+    def test_everything_else_goes_to_the_full_api(self):
+        app = fastscan.wrap(django_application)
+        call(app, self.body(self.w.person_a))
+        status, _headers, answer = call(app, self.body(self.w.person_a))  # again within a minute
+        self.assertEqual((status, answer["duplicate"]), ("200 OK", True))
+        self.assertEqual(CheckIn.objects.count(), 1)
+        status, _headers, answer = call(app, {**self.body(self.w.person_a), "device": "another-device-000000000"})
+        self.assertEqual((status, answer["code"]), ("401 Unauthorized", "invalid_token"))
+        forged = {**self.body(self.w.person_b), "code": f"{self.venue.pk}.1.AAAAAAAAAAAAAAAAAAAAAAAA"}
+        status, _headers, answer = call(app, forged)
+        self.assertEqual((status, answer["code"]), ("400 Bad Request", "invalid_code"))
+
+    def test_red_is_answered_by_the_full_api_with_its_signal(self):
+        make_risk_area("110101", "medium")
+        declaration, _ = declarations.submit_declaration(declaration_data(self.w.grid_a))
+        status, _headers, answer = call(fastscan.wrap(django_application), self.body(declaration.person))
+        self.assertEqual((status, answer["colour"]), ("200 OK", "red"))
+        self.assertTrue(declaration.person.signals.filter(kind="scan_red").exists())
+
+    @override_settings(FANGKONG_SCAN_RATE_PER_MINUTE=2)
+    def test_a_flood_is_counted_once_and_refused(self):
+        app = fastscan.wrap(django_application)
+        codes = [call(app, self.body(p), remote="10.9.9.9")[0] for p in (self.w.person_a, self.w.person_b)]
+        self.assertEqual(codes, ["200 OK", "200 OK"])
+        status, _headers, answer = call(app, self.body(self.w.person_a), remote="10.9.9.9")
+        self.assertEqual((status, answer["code"]), ("429 Too Many Requests", "throttled"))
