@@ -210,6 +210,14 @@ FANGKONG_DECLARE_MAX_BYTES = envint("FANGKONG_DECLARE_MAX_BYTES", 32 * 1024)
 FANGKONG_DECLARE_DAYS_AHEAD = envint("FANGKONG_DECLARE_DAYS_AHEAD", 3)
 # Hours after the planned arrival before an unconfirmed arrival goes up to the township.
 FANGKONG_ARRIVAL_GRACE_HOURS = envint("FANGKONG_ARRIVAL_GRACE_HOURS", 24)
+# The public scan page and API: requests per minute per client address (0 = no limit).
+FANGKONG_SCAN_RATE_PER_MINUTE = envint("FANGKONG_SCAN_RATE_PER_MINUTE", 120)
+# Check-ins: kept this many days (purge-checkins), and the batch endpoint's limits.
+FANGKONG_CHECKIN_RETENTION_DAYS = envint("FANGKONG_CHECKIN_RETENTION_DAYS", 28)
+FANGKONG_CHECKIN_BATCH_MAX_ROWS = envint("FANGKONG_CHECKIN_BATCH_MAX_ROWS", 50_000)
+# Compliance page flags: days without a scan while open; a day below this share of the 7-day average.
+FANGKONG_COMPLIANCE_SILENT_DAYS = envint("FANGKONG_COMPLIANCE_SILENT_DAYS", 3)
+FANGKONG_COMPLIANCE_DROP_RATIO = float(env("FANGKONG_COMPLIANCE_DROP_RATIO", "0.3"))
 # A body temperature at or above this is fever (发热), in degrees Celsius.
 FANGKONG_FEVER_CELSIUS = Decimal(env("FANGKONG_FEVER_CELSIUS", "37.3"))
 
