@@ -14,6 +14,7 @@ from fangkong.accounts.models import Organization, User
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.people.models import Person
+from fangkong.venues.compliance import roll_up_recent
 from fangkong.venues.models import CheckIn, Venue, VenueType
 from fangkong.venues.partitions import ensure_partitions
 
@@ -148,4 +149,5 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
                 cursor.executemany(sql, rows[chunk:chunk + 20_000])
         written += len(rows)
         progress(done, total)
+    roll_up_recent(days)  # what the nightly job would have done
     return written

@@ -6,9 +6,9 @@ it has had no scans for N days while open, when its scans dropped suddenly
 against its 7-day average, or when it let in red or yellow visitors; a
 flagged venue gets one inspection task for its supervising department.
 
-The whole page is one GROUP BY over check-ins (by venue, one conditional
-count per day of the window). The venue ids come as a subquery, so each
-venue is a range scan of the (venue, scanned_at) index.
+Closed days are read from a daily roll-up (VenueDayCount, written by the
+nightly ``flag_venues`` run for the last days); only days not rolled up yet
+(today, usually) are counted from the check-ins, in one GROUP BY.
 """
 
 from dataclasses import dataclass, field
@@ -28,7 +28,7 @@ from fangkong.core.scope import prefix_for, prefix_q
 from fangkong.tasks.models import Task
 from fangkong.tasks.services import create_task
 
-from .models import CheckIn, Venue
+from .models import CheckIn, RolledUpDay, Venue, VenueDayCount
 
 BASELINE_DAYS = 7
 TASK_KIND = "venue_inspection"
@@ -128,24 +128,74 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
+def roll_up(days) -> int:
+    """Count each closed day's check-ins per venue into VenueDayCount (idempotent); returns the days done.
+
+    One GROUP BY over one day (one partition on PostgreSQL) per day. The
+    nightly job rolls up the last days again, so late batches are counted.
+    """
+    today = timezone.localdate()
+    done = 0
+    for day in sorted(set(days)):
+        if day >= today:
+            continue
+        start, end = _midnight(day), _midnight(day + timedelta(days=1))
+        rows = (CheckIn.objects.filter(scanned_at__gte=start, scanned_at__lt=end).values("venue_id")
+                .annotate(scans=Count("id"), nongreen=Count("id", filter=Q(status_shown__in=["yellow", "red"])),
+                          red=Count("id", filter=Q(status_shown="red"))).order_by())
+        with transaction.atomic():
+            VenueDayCount.objects.filter(day=day).delete()
+            VenueDayCount.objects.bulk_create(
+                [VenueDayCount(venue_id=r["venue_id"], day=day, scans=r["scans"], nongreen=r["nongreen"],
+                               red=r["red"]) for r in rows], batch_size=2000)
+            RolledUpDay.objects.update_or_create(day=day)
+        done += 1
+    return done
+
+
+def roll_up_recent(days: int = BASELINE_DAYS + 1) -> int:
+    today = timezone.localdate()
+    return roll_up(today - timedelta(days=k) for k in range(1, days + 1))
+
+
+def _day_counts(venue_ids: list[int], days: list[date], day: date) -> dict[int, dict]:
+    """venue id -> {"d<k>": scans on days[k], "nongreen", "red" on DAY}: rolled-up days from VenueDayCount,
+    the others (today, or days the nightly job has not reached) counted from check-ins."""
+    rolled = set(RolledUpDay.objects.filter(day__in=days).values_list("day", flat=True))
+    result: dict[int, dict] = {}
+    index = {d: k for k, d in enumerate(days)}
+    if rolled:
+        counts = VenueDayCount.objects.filter(day__in=rolled, venue_id__in=venue_ids).values_list(
+            "venue_id", "day", "scans", "nongreen", "red")
+        for venue_id, on, scans, nongreen, red in counts:
+            row = result.setdefault(venue_id, {})
+            row[f"d{index[on]}"] = scans
+            if on == day:
+                row["nongreen"], row["red"] = nongreen, red
+    live = [d for d in days if d not in rolled]
+    if live:
+        bounds = {d: (_midnight(d), _midnight(d + timedelta(days=1))) for d in live}
+        annotations = {f"d{index[d]}": Count("id", filter=Q(scanned_at__gte=b[0], scanned_at__lt=b[1]))
+                       for d, b in bounds.items()}
+        if day in bounds:
+            annotations["nongreen"] = Count("id", filter=Q(scanned_at__gte=bounds[day][0],
+                                                           status_shown__in=["yellow", "red"]))
+            annotations["red"] = Count("id", filter=Q(scanned_at__gte=bounds[day][0], status_shown="red"))
+        rows = (CheckIn.objects.filter(venue_id__in=venue_ids, scanned_at__gte=bounds[live[0]][0],
+                                       scanned_at__lt=bounds[live[-1]][1])
+                .values("venue_id").annotate(**annotations).order_by())
+        for row in rows:
+            result.setdefault(row.pop("venue_id"), {}).update(row)
+    return result
+
+
 def compute(venues, day: date) -> list[VenueDay]:
-    """Every venue of VENUES on DAY, flagged ones first; one aggregate query over check-ins."""
+    """Every venue of VENUES on DAY, flagged ones first: daily counts from the roll-up, live for the rest."""
     silent_n = silent_days_setting()
     window = max(BASELINE_DAYS + 1, silent_n)
     first = day - timedelta(days=window - 1)
-    bounds = [_midnight(first + timedelta(days=k)) for k in range(window + 1)]
-    day_start = bounds[-2]
-    counts = {f"d{k}": Count("id", filter=Q(scanned_at__gte=bounds[k], scanned_at__lt=bounds[k + 1]))
-              for k in range(window)}
-    rows = (
-        CheckIn.objects.filter(venue_id__in=venues.values("pk"), scanned_at__gte=bounds[0], scanned_at__lt=bounds[-1])
-        .values("venue_id")
-        .annotate(**counts,
-                  nongreen=Count("id", filter=Q(scanned_at__gte=day_start, status_shown__in=["yellow", "red"])),
-                  red=Count("id", filter=Q(scanned_at__gte=day_start, status_shown="red")))
-        .order_by()
-    )
-    by_venue = {row["venue_id"]: row for row in rows}
+    days = [first + timedelta(days=k) for k in range(window)]
+    by_venue = _day_counts(list(venues.values_list("pk", flat=True)), days, day)
     silent_before = _midnight(day - timedelta(days=silent_n - 1))
     ratio, min_average = drop_ratio_setting(), drop_min_average_setting()
     result = []

@@ -111,3 +111,37 @@ class CheckIn(models.Model):
 
     def __str__(self):
         return f"{self.person_id}@{self.venue_id} {self.scanned_at:%Y-%m-%d %H:%M}"
+
+
+class VenueDayCount(models.Model):
+    """Check-ins of one venue on one closed day: what the compliance page reads instead of millions of rows.
+
+    Written by ``compliance.roll_up`` (nightly, for the last days, so late
+    batches are counted); a day is rolled up when it has a ``RolledUpDay``.
+    """
+
+    venue = models.ForeignKey(Venue, verbose_name=_("场所"), on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("日期"))
+    scans = models.PositiveIntegerField(_("扫码人次"), default=0)
+    nongreen = models.PositiveIntegerField(_("非绿码"), default=0)
+    red = models.PositiveIntegerField(_("红码"), default=0)
+
+    class Meta:
+        verbose_name = _("场所日扫码数")
+        verbose_name_plural = _("场所日扫码数")
+        constraints = [models.UniqueConstraint(fields=["day", "venue"], name="venue_day_count_unique")]
+
+    def __str__(self):
+        return f"{self.venue_id} {self.day} {self.scans}"
+
+
+class RolledUpDay(models.Model):
+    day = models.DateField(_("日期"), primary_key=True)
+    rolled_up_at = models.DateTimeField(_("汇总时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("已汇总日期")
+        verbose_name_plural = _("已汇总日期")
+
+    def __str__(self):
+        return self.day.isoformat()

@@ -11,6 +11,8 @@ from django.utils import timezone
 from fangkong.core.jobs import reap_stale_jobs
 from fangkong.declarations.services import escalate_missed_arrivals
 from fangkong.tasks.services import escalate_overdue_tasks
+from fangkong.venues.compliance import roll_up_recent
+from fangkong.venues.models import RolledUpDay
 from fangkong.venues.partitions import ensure_partitions
 
 
@@ -29,6 +31,8 @@ class Command(BaseCommand):
             try:
                 today = timezone.localdate()
                 ensure_partitions(today - timedelta(days=1), today + timedelta(days=7))  # PostgreSQL only
+                if not RolledUpDay.objects.filter(day=today - timedelta(days=1)).exists():
+                    roll_up_recent()  # once a day: the compliance page reads these counts
                 missed = escalate_missed_arrivals()
                 if missed:
                     self.stdout.write(f"missed arrivals {missed}")
