@@ -12,12 +12,18 @@
    the connection, else one connection per request) with --concurrency
    requests in flight, for --seconds (and at most --max-requests), each
    request a random (person, venue) pair so the one-minute duplicate window
-   rarely short-cuts a scan.
+   rarely short-cuts a scan. ``floor:sync:N`` posts to a path the API
+   answers 404 without a query (every middleware, ninja's routing): the most
+   requests/s the framework serves on this machine.
 3. Prints per configuration: scans/s, p50/p95/p99/max latency, statuses,
    errors, the duplicate share, and the CPU seconds the server and the
    client used (the client shares the 2 cores with the server).
-4. --profile N: cProfile of N `services.scan` calls in-process (the work one
-   worker does per request, minus HTTP), top functions by cumulative time.
+4. --profile N: cProfile in-process of N `services.scan` calls (the full
+   path), of N whole requests through Django's handler (django.test.Client:
+   the full path with middleware and ninja), and of N
+   `venues.fastscan.green_checkin` calls (the WSGI fast path for green
+   scans, when the app has it), plus calibration (one round trip, building
+   one ORM query's SQL, parsing a token and a place code).
 
     createdb -h 127.0.0.1 -U postgres fk_venues_bench
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/fk_venues_bench FANGKONG_VAR_DIR=/tmp/fkvenues
@@ -54,13 +60,13 @@ async def _one_connection(host, port):
     return await asyncio.open_connection(host, port)
 
 
-async def _worker(host, port, bodies, state, deadline, max_requests):
+async def _worker(host, port, bodies, state, deadline, max_requests, path=b"/api/v1/scan"):
     reader = writer = None
     while time.monotonic() < deadline and state["sent"] < max_requests:
         state["sent"] += 1
         body = bodies[state["next"] % len(bodies)]
         state["next"] += 1
-        request = (b"POST /api/v1/scan HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        request = (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         start = time.perf_counter()
         try:
@@ -86,7 +92,7 @@ async def _worker(host, port, bodies, state, deadline, max_requests):
             if close:
                 writer.close()
                 reader = writer = None
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             name = type(exc).__name__
             state["errors"][name] = state["errors"].get(name, 0) + 1
             if writer is not None:
@@ -96,11 +102,11 @@ async def _worker(host, port, bodies, state, deadline, max_requests):
         writer.close()
 
 
-async def _load(host, port, bodies, concurrency, seconds, max_requests, start_at=0):
+async def _load(host, port, bodies, concurrency, seconds, max_requests, start_at=0, path="/api/v1/scan"):
     state = {"sent": 0, "next": start_at, "ms": [], "status": {}, "errors": {}, "duplicates": 0}
     start = time.monotonic()
     deadline = start + seconds
-    await asyncio.gather(*(_worker(host, port, bodies, state, deadline, max_requests)
+    await asyncio.gather(*(_worker(host, port, bodies, state, deadline, max_requests, path.encode())
                            for _ in range(concurrency)))
     return state, time.monotonic() - start
 
@@ -110,7 +116,7 @@ def run_client(args) -> None:
 
     bodies = [line.rstrip(b"\n") for line in Path(args.bodies).read_bytes().splitlines() if line.strip()]
     state, wall = asyncio.run(_load("127.0.0.1", args.port, bodies, args.concurrency, args.seconds,
-                                    args.max_requests, args.start_at))
+                                    args.max_requests, args.start_at, args.path))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     ms = state["ms"]
     ok = state["status"].get(200, 0)
@@ -127,7 +133,12 @@ def run_client(args) -> None:
 
 
 # Orchestration -----------------------------------------------------------------------------------
-def make_bodies(people: int, rng, path: Path) -> dict:
+def make_bodies(people: int, rng, path: Path, per_person: int = 3, reserve: int = 3000) -> dict:
+    """Request bodies: PER_PERSON (person, venue) pairs per person, shuffled, one device per person.
+
+    The last RESERVE bodies go to PATH.with_suffix(".profile") for the in-process profiles, never
+    used by the load (so that they are not duplicates of a scan made a minute before).
+    """
     from fangkong.people.models import Person
     from fangkong.venues import services, tokens
     from fangkong.venues.models import Venue
@@ -138,11 +149,16 @@ def make_bodies(people: int, rng, path: Path) -> dict:
     ids = ids[:people]
     lines = []
     for person_id in ids:
-        device = "%032x" % rng.getrandbits(128)
+        device = f"{rng.getrandbits(128):032x}"
         token = tokens.personal_token(person_id, device)
-        lines.append(json.dumps({"code": rng.choice(venues), "token": token, "device": device}))
-    path.write_text("\n".join(lines) + "\n")
-    return {"people": len(ids), "venues": len(venues)}
+        for code in rng.sample(venues, min(per_person, len(venues))):
+            lines.append(json.dumps({"code": code, "token": token, "device": device}))
+    rng.shuffle(lines)
+    reserve = min(reserve, len(lines) // 4)
+    path.write_text("\n".join(lines[:-reserve]) + "\n")
+    path.with_suffix(".profile").write_text("\n".join(lines[-reserve:]) + "\n")
+    return {"people": len(ids), "venues": len(venues), "bodies_for_load": len(lines) - reserve,
+            "bodies_per_person": per_person}
 
 
 def warm_statuses() -> int:
@@ -199,6 +215,9 @@ def _tree_cpu(pid: int) -> float:
 
 def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
     parts = config.split(":")
+    path = "/api/v1/scan"
+    if parts[0] == "floor":  # the framework's floor: the API's catch-all 404 (all middleware, no query)
+        parts, path = parts[1:], "/api/v1/no-such-endpoint"
     kind, workers = parts[0], int(parts[1])
     # benchmarks/venues_wsgi.py: fangkong.wsgi, plus FANGKONG_SCAN_RATE_PER_MINUTE=0 applied to the settings
     # (settings.py does not read it from the environment).
@@ -208,11 +227,14 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
     if kind == "gthread":
         command += ["-k", "gthread", "--threads", parts[2] if len(parts) > 2 else "4"]
     env = dict(os.environ, FANGKONG_SCAN_RATE_PER_MINUTE="0", FANGKONG_DB_CONN_MAX_AGE="60")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's output goes to a file: a pipe nobody reads would fill up and block the workers.
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_venues_scan_gunicorn_{os.getpid()}.log"
+    log = log_path.open("w")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_port(args.port, server)
         client = [sys.executable, __file__, "--client", "--port", str(args.port), "--bodies", str(bodies_path),
-                  "--concurrency", str(args.concurrency)]
+                  "--concurrency", str(args.concurrency), "--path", path]
         # Warm-up: every worker imports, connects and fills its caches.
         # Each run goes on where the last one stopped in the (shuffled) bodies: a person is scanned
         # again only once every body has been used (the duplicate window is one minute).
@@ -230,6 +252,11 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
         result["load_average_before"] = load_before
         result["load_average_after"] = os.getloadavg()
         result["server"] = " ".join(command[1:])
+        result["path"] = path
+        log.flush()
+        lines = log_path.read_text(errors="replace").splitlines()
+        result["server_log_lines"] = len(lines)
+        result["server_log_tail"] = lines[-5:]
         return result
     finally:
         server.send_signal(signal.SIGTERM)
@@ -238,6 +265,8 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log.close()
+        log_path.unlink(missing_ok=True)
 
 
 def profile_scans(n: int, bodies_path: Path) -> dict:
@@ -273,11 +302,66 @@ def profile_scans(n: int, bodies_path: Path) -> dict:
     per_scan_ms = (time.perf_counter() - start) * 1000 / max(1, len(bodies) - 1)
     stream = io.StringIO()
     pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(35)
+    # Calibration: one database round trip, and building the SQL of the duplicate check (no query).
+    from django.utils import timezone
+
+    from fangkong.venues.models import CheckIn
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        for _ in range(500):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        round_trip_ms = (time.perf_counter() - start) * 2
+    now = timezone.now()
+    start = time.perf_counter()
+    for _ in range(500):
+        qs = (CheckIn.objects.filter(person_id=1, scanned_at__gte=now - services.DUPLICATE_WINDOW, scanned_at__lte=now,
+                                     venue_id=1).order_by("-scanned_at")[:1])
+        qs.query.get_compiler(using="default").as_sql()
+    orm_sql_ms = (time.perf_counter() - start) * 2
+    start = time.perf_counter()
+    for body in bodies[:500]:
+        tokens.parse_personal_token(body["token"], body["device"])
+        tokens.parse_place_code(body["code"])
+    tokens_ms = (time.perf_counter() - start) * 1000 / min(500, len(bodies))
     return {"scans": len(bodies) - 1, "per_scan_ms_profiled": round(per_scan_ms, 3),
+            "calibration": {"select_1_round_trip_ms": round(round_trip_ms, 3),
+                            "orm_build_sql_duplicate_check_ms": round(orm_sql_ms, 3),
+                            "parse_token_and_place_code_ms": round(tokens_ms, 3)},
             "queries_per_scan": len(queries), "queries": queries,
             "first_scan_without_stored_colour": {"ms": round(cold_ms, 2), "queries": len(cold_queries),
                                                  "sql": cold_queries},
             "top_cumulative": stream.getvalue().splitlines()[:80]}
+
+
+def profile_fast_path(n: int, bodies_path: Path) -> dict | None:
+    """cProfile of N `fangkong.venues.fastscan.green_checkin` calls (the WSGI fast path, when the app has one)."""
+    import cProfile
+    import io
+    import pstats
+
+    try:
+        from fangkong.venues import fastscan
+    except ImportError:
+        return None
+    bodies = [json.loads(line) for line in bodies_path.read_text().splitlines()[-2 * n - 2:-n - 2]]
+    answered = 0
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    for body in bodies:
+        answered += fastscan.green_checkin(body["code"], body["token"], body["device"]) is not None
+    profiler.disable()
+    per_ms = (time.perf_counter() - start) * 1000 / max(1, len(bodies))
+    start = time.perf_counter()
+    more = [json.loads(line) for line in bodies_path.read_text().splitlines()[-3 * n - 2:-2 * n - 2]]
+    for body in more:
+        fastscan.green_checkin(body["code"], body["token"], body["device"])
+    plain_ms = (time.perf_counter() - start) * 1000 / max(1, len(more))
+    stream = io.StringIO()
+    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(25)
+    return {"calls": len(bodies), "answered_fast": answered, "per_call_ms_profiled": round(per_ms, 3),
+            "per_call_ms_unprofiled": round(plain_ms, 3), "top_tottime": stream.getvalue().splitlines()[:45]}
 
 
 def profile_requests(n: int, bodies_path: Path) -> dict:
@@ -315,12 +399,16 @@ def main():
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bodies", default="")
     parser.add_argument("--start-at", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--path", default="/api/v1/scan", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--app", default="venues_wsgi:application",
                         help="WSGI app (fangkong.wsgi:application leaves the scan rate limit at 120/min)")
     parser.add_argument("--configs", default="sync:2,sync:3,sync:4,gthread:2:4")
     parser.add_argument("--people", type=int, default=20000, help="distinct people (tokens) to scan")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--bodies-per-person", type=int, default=3,
+                        help="(person, venue) pairs per person: the load cycles through them all before a "
+                        "pair comes again (the duplicate window is one minute)")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--max-requests", type=int, default=200_000)
@@ -344,7 +432,7 @@ def main():
     rng = random.Random(args.seed)
     args.cursor = 0
     bodies_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_venues_scan_bodies_{os.getpid()}.jsonl"
-    scale = make_bodies(args.people, rng, bodies_path)
+    scale = make_bodies(args.people, rng, bodies_path, args.bodies_per_person)
     scale["statuses_stored_first"] = 0 if args.no_warm_statuses else warm_statuses()
     from django.db import connection
 
@@ -360,10 +448,14 @@ def main():
             result["runs"][config] = run_config(config, args, bodies_path, index)
             print(f"{config}: {json.dumps(result['runs'][config])}", file=sys.stderr)
         if args.profile:
-            result["profile"] = profile_scans(args.profile, bodies_path)
-            result["profile_requests"] = profile_requests(min(args.profile, 1000), bodies_path)
+            spare = bodies_path.with_suffix(".profile")
+            n = min(args.profile, len(spare.read_text().splitlines()) // 4)
+            result["profile"] = profile_scans(n, spare)
+            result["profile_requests"] = profile_requests(n, spare)
+            result["profile_fast_path"] = profile_fast_path(n, spare)
     finally:
         bodies_path.unlink(missing_ok=True)
+        bodies_path.with_suffix(".profile").unlink(missing_ok=True)
     result["scale"]["checkins_after"] = CheckIn.objects.count()
     Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     print_json(result)
