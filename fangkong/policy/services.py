@@ -496,7 +496,7 @@ def refresh_status(person, now=None) -> PersonStatus:
 
 
 def current_status(person_id: int, now=None) -> PersonStatus:
-    """The colour a scan shows: one primary-key read in the usual case.
+    """The colour a scan shows: one or two primary-key reads in the usual case (Person.DoesNotExist if none).
 
     No row means no measure was ever imposed (every change of a measure
     writes the row), so green, without writing anything. A row past its
@@ -505,6 +505,10 @@ def current_status(person_id: int, now=None) -> PersonStatus:
     now = now or timezone.now()
     status = PersonStatus.objects.filter(person_id=person_id).first()
     if status is None:
+        from fangkong.people.models import Person
+
+        if not Person.objects.filter(pk=person_id).exists():
+            raise Person.DoesNotExist(person_id)
         return PersonStatus(person_id=person_id, colour=Colour.GREEN, reasons=[])
     if status.valid_until is not None and status.valid_until <= now:
         from fangkong.people.models import Person

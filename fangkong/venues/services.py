@@ -135,7 +135,10 @@ def scan(code: str, token: str, device_secret: str, *, now: datetime | None = No
     person_id = tokens.parse_personal_token(token, device_secret)
     if person_id is None:
         raise InvalidToken(_("身份凭证无效，请重新登记。"), code="invalid_token")
-    status = current_status(person_id, now)
+    try:
+        status = current_status(person_id, now)
+    except Person.DoesNotExist as exc:  # a token of a record that is gone: identify again
+        raise InvalidToken(_("身份凭证无效，请重新登记。"), code="invalid_token") from exc
     recent = (CheckIn.objects.filter(person_id=person_id, scanned_at__gte=now - DUPLICATE_WINDOW,
                                      scanned_at__lte=now, venue=venue).order_by("-scanned_at").first())
     if recent is not None:

@@ -75,3 +75,8 @@ class ScanTests(WorldTestCase):
                                                    "phone": "13800000000"}, DEVICE, self.venue)
         self.assertEqual(person, self.w.person_a)
         self.assertEqual(tokens.parse_personal_token(token, DEVICE), person.pk)
+
+    def test_a_token_of_a_person_who_does_not_exist_is_refused(self):
+        with self.assertRaises(services.InvalidToken):
+            services.scan(services.code_of(self.venue), tokens.personal_token(999_999, DEVICE), DEVICE)
+        self.assertFalse(CheckIn.objects.exists())
