@@ -68,9 +68,10 @@ def test_returnee_declares_grid_worker_confirms_hq_switches_pack(browser_context
     worker.get_by_role("link", name="查看").click()
     assert receipt in worker.content()
     shot(worker, "declaration-phone")
-    worker.get_by_role("button", name="已到达").click()
+    worker.get_by_role("button", name="已到达", exact=True).click()
+    worker.locator("#form-arrive.collapse.show").wait_for()  # the form has finished sliding open
     with worker.expect_navigation():
-        worker.get_by_role("button", name="确认已到达").click()
+        worker.get_by_role("button", name="确认已到达", exact=True).click()
     assert worker.get_by_test_id("declaration-status").inner_text() == "已到达"
     today = timezone.localdate()
     assert (today + timedelta(days=13)).isoformat() in worker.get_by_test_id("order-stages").inner_text()
