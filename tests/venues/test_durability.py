@@ -86,6 +86,7 @@ class Server:
                 return
             except OSError:  # refused, reset or timed out while it starts
                 time.sleep(0.3)
+        self.kill9()
         raise RuntimeError("gunicorn did not start")
 
     def kill9(self):
@@ -102,6 +103,15 @@ def test_kill_9_mid_batch_loses_no_acknowledged_scan_and_no_half_batch(tmp_path)
     accounts = {a["username"]: a for a in json.loads((tmp_path / "demo-accounts.json").read_text())}
     port = free_port()
     server = Server(env, port)
+    try:
+        acknowledged, rows, outcome, auth = scan_then_kill_mid_batch(server, data, accounts)
+    finally:
+        if server.process.poll() is None:
+            server.kill9()
+    check_after_kill(env, acknowledged, rows, outcome, auth)
+
+
+def scan_then_kill_mid_batch(server, data, accounts):
     _, token = post(f"{server.url}/api/v1/auth/token",
                     {"username": "admin", "password": accounts["admin"]["password"]})
     auth = {"Authorization": f"Bearer {token['token']}"}
@@ -129,7 +139,10 @@ def test_kill_9_mid_batch_loses_no_acknowledged_scan_and_no_half_batch(tmp_path)
     time.sleep(0.8)  # the body is on its way or being written
     server.kill9()
     sender.join(30)
+    return acknowledged, rows, outcome, auth
 
+
+def check_after_kill(env, acknowledged, rows, outcome, auth):
     counts = shell(env, COUNTS)
     print("after kill -9:", counts, "answered" if "answer" in outcome else f"not answered: {outcome.get('error')}")
     assert counts["scan"] == acknowledged  # every answered scan was committed before its answer
