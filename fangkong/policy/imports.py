@@ -10,8 +10,6 @@ file), and only a clean file is written (services.import_risk_areas). The
 list is a few thousand rows at most, so all of it happens in the request.
 """
 
-import codecs
-import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -21,7 +19,15 @@ from pathlib import Path
 import xlsxwriter
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+from fangkong.core.tabular import (
+    CSV_TYPES,
+    EXCEL_TYPES,
+    ImportFileError,
+    RowError,
+    read_tables,
+    simplified,
+)
 
 from . import places, services
 from .choices import RiskLevel
@@ -29,8 +35,6 @@ from .choices import RiskLevel
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
 HEADER_SEARCH_ROWS = 10
-EXCEL_TYPES = (".xlsx", ".xlsm", ".ods")
-CSV_TYPES = (".csv", ".txt")
 
 # The columns of the template and the export, in order.
 TEMPLATE_COLUMNS = [
@@ -71,28 +75,10 @@ _PLACE_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "
 _MUNICIPAL_CITY_NAMES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be used; str() says why, in Chinese."""
-
-
-@dataclass
-class RowError:
-    row: int  # the row number in the file (1-based)
-    messages: list[str]
-
-
 @dataclass
 class ParsedFile:
     rows: list[tuple[int, dict]] = field(default_factory=list)  # (row number, data for services)
     errors: list[RowError] = field(default_factory=list)
-
-
-# Files from Traditional-Chinese offices: the characters of these headers and level words, made Simplified.
-_SIMPLIFIED = str.maketrans("區碼編範風險級鄉鎮縣備註說開結時間認別類準", "区码编范风险级乡镇县备注说开结时间认别类准")
-
-
-def simplified(text: str) -> str:
-    return text.translate(_SIMPLIFIED)
 
 
 # Reading ------------------------------------------------------------------------------------------
@@ -121,41 +107,6 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise ImportFileError(_("文件的文字编码无法识别：请另存为 UTF-8 编码的 CSV 或 .xlsx 后上传。")) from None
-
-
-def _tables(data: bytes, suffix: str) -> list[list[list]]:
-    """The sheets of the file as lists of rows (row 1 of the file first)."""
-    if suffix in EXCEL_TYPES:
-        try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            return [workbook.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
-                    for meta in workbook.sheets_metadata
-                    if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet]
-        except Exception as exc:  # calamine raises its own error types for damaged files
-            raise ImportFileError(
-                _("无法读取 Excel 文件（%(error)s）：请用 Excel 或 WPS 打开后另存为 .xlsx 再上传。") % {"error": exc}
-            ) from exc
-    text = _decode(data)
-    delimiter = "\t" if text[:4096].count("\t") > text[:4096].count(",") else ","
-    try:
-        return [list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))]
-    except csv.Error as exc:
-        raise ImportFileError(_("CSV 文件无法读取（%(error)s）：请另存为 .xlsx 后上传。") % {"error": exc}) from None
-
-
 def read_rows(upload) -> list[tuple[int, dict]]:
     """The data rows of an uploaded file: (row number, {column: raw value}), blank rows left out."""
     name = getattr(upload, "name", "") or ""
@@ -166,7 +117,7 @@ def read_rows(upload) -> list[tuple[int, dict]]:
         raise ImportFileError(_("不支持旧版 Excel（.xls）或 WPS（.et）格式：请另存为 Excel 工作簿（.xlsx）后上传。"))
     if suffix not in EXCEL_TYPES + CSV_TYPES:
         raise ImportFileError(_("只支持 Excel 工作簿（.xlsx）或 CSV 文件。"))
-    for table in _tables(upload.read(), suffix):
+    for table in read_tables(upload.read(), suffix):
         for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
             columns = _header_map(row)
             if not _is_header(columns):

@@ -23,8 +23,8 @@ from fangkong.accounts.choices import OrganizationKind
 from fangkong.accounts.models import Organization
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
+from fangkong.core.tabular import ImportFileError, RowError, read_tables, simplified
 from fangkong.people.identity import validate_phone
-from fangkong.policy.imports import ImportFileError, RowError, _tables, simplified
 
 from .models import VenueType
 
@@ -85,7 +85,7 @@ def read_rows(upload) -> list[tuple[int, dict]]:
         raise ImportFileError(_("文件超过 %(mb)d MB 上限。") % {"mb": MAX_BYTES // 1024 // 1024})
     if suffix not in FILE_TYPES:
         raise ImportFileError(_("只支持 Excel 工作簿（.xlsx）或 CSV 文件。"))
-    for table in _tables(upload.read(), suffix):
+    for table in read_tables(upload.read(), suffix):
         for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
             columns = {}
             for position, value in enumerate(row):
