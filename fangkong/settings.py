@@ -4,6 +4,7 @@ Every knob an operator may turn is read here from the environment (or a
 ``*_FILE`` holding a secret); nothing else in the code reads ``os.environ``.
 """
 
+import importlib.util
 import os
 import secrets
 from decimal import Decimal
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "fangkong.policy",
     "fangkong.declarations",
     "fangkong.venues",
+    "fangkong.tracing",
     "fangkong.demo",
 ]
 
@@ -181,6 +183,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# ECharts (charts, maps, the transmission-chain graph) comes installed with the vizly package, which
+# ships Apache ECharts' build: served by whitenoise as vendor/echarts/echarts.min.js, never from a CDN.
+_vizly = importlib.util.find_spec("vizly")
+if _vizly is not None and _vizly.submodule_search_locations:
+    STATICFILES_DIRS.append(("vendor/echarts", Path(_vizly.submodule_search_locations[0]) / "assets"))
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = VAR_DIR / "files"

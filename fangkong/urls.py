@@ -16,6 +16,7 @@ urlpatterns = [
     path("venues/compliance/", include("fangkong.venues.compliance_urls")),
     path("venues/", include("fangkong.venues.urls")),
     path("scan/", include("fangkong.venues.scan_urls")),
+    path("tracing/", include("fangkong.tracing.urls")),
     path("audit/", include("fangkong.audit.urls")),
     path("jobs/", include("fangkong.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

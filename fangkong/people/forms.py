@@ -38,6 +38,8 @@ class PersonForm(forms.Form):
     )
     relation = forms.ChoiceField(label=_("与户主关系"), choices=[("", "---------"), *Relation.choices], required=False)
     address = forms.CharField(label=_("现住址"), max_length=200, required=False)
+    workplace = forms.CharField(label=_("工作单位/学校班级"), max_length=100, required=False,
+                                help_text=_("流调时同单位、同班级人员判为密切接触者，请写全称，如“甲村小学三年级二班”。"))
     is_floating = forms.BooleanField(label=_("流动人口"), required=False)
     is_rental_tenant = forms.BooleanField(label=_("租户"), required=False)
     vulnerable_group = forms.ChoiceField(label=_("困难群体类别"), choices=VulnerableGroup.choices, required=False)

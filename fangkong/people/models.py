@@ -87,6 +87,8 @@ class Person(TimeStampedModel):
         _("困难群体类别"), max_length=20, choices=VulnerableGroup.choices, blank=True, default=""
     )
     lives_alone_elderly = models.BooleanField(_("独居老人"), default=False)
+    # Same office, workshop or classroom makes a close contact (china-ops.md §1, situation 4).
+    workplace = models.CharField(_("工作单位/学校班级"), max_length=100, blank=True)
     key_groups = models.ManyToManyField(KeyGroup, verbose_name=_("重点人群"), blank=True, related_name="people")
     merged_into = models.ForeignKey(
         "self", verbose_name=_("已合并至"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
@@ -114,6 +116,7 @@ class Person(TimeStampedModel):
             models.Index(fields=["phone_index"], name="person_phone_idx"),
             models.Index(fields=["household"], name="person_household_idx"),
             models.Index(fields=["name", "birth_date"], name="person_name_birth_idx"),
+            models.Index(fields=["workplace"], name="person_workplace_idx", condition=~models.Q(workplace="")),
         ]
 
     def __str__(self):

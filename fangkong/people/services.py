@@ -24,7 +24,7 @@ from .models import Person, document_index
 # Fields a caller may set directly; identity fields go through clean_identity.
 PLAIN_FIELDS = [
     "name", "sex", "birth_date", "household", "relation", "address", "is_floating",
-    "is_rental_tenant", "vulnerable_group", "lives_alone_elderly",
+    "is_rental_tenant", "vulnerable_group", "lives_alone_elderly", "workplace",
 ]
 AUDITED_FIELDS = PLAIN_FIELDS + ["area", "doc_type", "doc_masked", "phone_masked"]
 

@@ -69,6 +69,12 @@ class PolicyPack(models.Model):
     is_active = models.BooleanField(_("当前启用"), default=False)
     # What colour a scan shows for each measure in force: {"centralized": "red", …}; empty = the defaults.
     status_rules = models.JSONField(_("扫码颜色规则"), default=dict, blank=True)
+    # How co-presence at a venue classifies a contact: {"default": {"close_minutes": 15, "companion": true},
+    # "<venue type code>": {...}}; close_minutes null = never close at that type of venue.
+    contact_rules = models.JSONField(_("密接判定规则"), default=dict, blank=True)
+    # Control zones: {"levels": ["sealed", "controlled", "precaution"], "<level>": {"lift_days": 14,
+    # "then": "<next level or empty>", "test_within_days": 2}}.
+    zone_rules = models.JSONField(_("管控区域规则"), default=dict, blank=True)
     copied_from = models.ForeignKey("self", verbose_name=_("复制自"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="copies")
     activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)

@@ -50,6 +50,9 @@ class Venue(models.Model):
     dwell_minutes = models.PositiveSmallIntegerField(_("停留时间（分钟）"), null=True, blank=True,
                                                      help_text=_("留空则按场所类型的默认值"))
     is_active = models.BooleanField(_("营业中"), default=True)
+    # For the map of a case's trajectory (WGS-84, as a phone or survey gives them).
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    latitude = models.DecimalField(_("纬度"), max_digits=8, decimal_places=6, null=True, blank=True)
     code_version = models.PositiveIntegerField(_("场所码版本"), default=1)
     code_issued_at = models.DateTimeField(_("场所码签发时间"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,

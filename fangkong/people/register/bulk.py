@@ -19,7 +19,7 @@ COLUMNS = [
     "created_at", "updated_at", "created_by_id", "updated_by_id", "name", "name_pinyin", "name_initials", "sex",
     "birth_date", "doc_type", "doc_sealed", "doc_index", "doc_masked", "doc_last4", "phone_sealed", "phone_index",
     "phone_masked", "area_id", "household_id", "relation", "address", "is_floating", "is_rental_tenant",
-    "vulnerable_group", "lives_alone_elderly", "merged_into_id",
+    "vulnerable_group", "lives_alone_elderly", "merged_into_id", "workplace",
 ]
 
 
@@ -33,6 +33,7 @@ def person_row(data: dict, household_id, user_id, now) -> tuple:
         number[-4:], crypto.encrypt(phone), phone_index(phone), identity.mask_phone(phone), data["grid"],
         household_id, data["relation"] or "", data["address"], bool(data["is_floating"]),
         bool(data["is_rental_tenant"]), data["vulnerable_group"] or "", bool(data["lives_alone_elderly"]), None,
+        data.get("workplace") or "",
     )
 
 

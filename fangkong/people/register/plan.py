@@ -165,6 +165,7 @@ def _clean_row(values: dict, grids: Grids, key_groups: dict) -> tuple[dict, list
     data["unit"] = quirks.clean_text(values.get("unit")).removesuffix("单元")[:20]
     data["door"] = quirks.clean_text(values.get("door"))[:50]
     data["address"] = quirks.clean_text(values.get("address"))[:200]
+    data["workplace"] = quirks.clean_text(values.get("workplace"))[:100]
     data["relation"] = attempt(quirks.clean_choice, values.get("relation"), quirks.RELATION_WORDS) or ""
     data["vulnerable_group"] = attempt(quirks.clean_choice, values.get("vulnerable_group"), quirks.VULNERABLE_WORDS)
     data["is_floating"] = attempt(quirks.clean_bool, values.get("is_floating"))

@@ -1,0 +1,262 @@
+"""Contact discovery: from index people and their windows, everyone linked to them, with the evidence.
+
+No web code. An *index* is a case (or, for secondary contacts, a close
+contact) with the time window to search; a *link* is a person found, the
+kind (close / companion), the exposure times and every piece of evidence.
+
+Co-presence at venues is set-based: each presence of an index person (a
+check-in taken as the scan time plus the venue's dwell time, or an interview
+entry at a registered venue) becomes one range seek on the (venue,
+scanned_at) index, and the seeks of a batch run as one UNION ALL statement
+that also classifies each row (close or companion) by a second range worked
+out beforehand. The same SQL runs on SQLite and PostgreSQL; nothing loops
+over check-ins in Python, only over the rows found. Intervals are closed:
+two presences that touch (one ends the minute the other starts) are
+companions with 0 minutes of overlap; close needs at least the rule's
+minutes of overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Case, IntegerField, Value, When
+
+from fangkong.people.models import Person
+from fangkong.venues.models import CheckIn, Venue
+
+from .choices import KIND_RANK, ContactKind, Rule
+
+# SQLite allows 500 terms in a compound SELECT; stay well below it.
+SEEKS_PER_STATEMENT = 200
+PEOPLE_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class Presence:
+    venue_id: int
+    start: datetime
+    end: datetime
+    source: str = "scan"  # or "interview"
+
+
+@dataclass(frozen=True)
+class Index:
+    """Whom to trace from (PERSON_ID) over [START, END]; links are filed under KEY."""
+
+    key: int
+    person_id: int
+    start: datetime
+    end: datetime
+    extra: tuple[Presence, ...] = ()  # interview entries at registered venues
+
+
+@dataclass
+class Link:
+    key: int
+    person_id: int
+    kind: str
+    first: datetime
+    last: datetime
+    evidence: list[dict] = field(default_factory=list)
+
+    def absorb(self, other: Link) -> None:
+        if KIND_RANK[other.kind] > KIND_RANK[self.kind]:
+            self.kind = other.kind
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+        self.evidence.extend(other.evidence)
+
+
+@dataclass(frozen=True)
+class VenueRule:
+    close_minutes: int | None
+    companion: bool
+
+
+class RuleSet:
+    """A pack's ``contact_rules``: per venue type code, with a default."""
+
+    def __init__(self, contact_rules: dict | None):
+        rules = contact_rules or {}
+        default = rules.get("default", {"close_minutes": None, "companion": True})
+        self.default = VenueRule(default.get("close_minutes"), bool(default.get("companion", True)))
+        self.by_type = {
+            code: VenueRule(spec.get("close_minutes"), bool(spec.get("companion", True)))
+            for code, spec in rules.items() if code != "default"
+        }
+
+    def for_type(self, type_code: str) -> VenueRule:
+        return self.by_type.get(type_code, self.default)
+
+
+@dataclass(frozen=True)
+class _VenueInfo:
+    name: str
+    dwell: timedelta
+    rule: VenueRule
+
+
+def _venues(venue_ids: Iterable[int], rules: RuleSet) -> dict[int, _VenueInfo]:
+    rows = Venue.objects.filter(pk__in=set(venue_ids)).values_list(
+        "pk", "name", "dwell_minutes", "type__dwell_minutes", "type__code")
+    return {pk: _VenueInfo(name, timedelta(minutes=own or default), rules.for_type(code))
+            for pk, name, own, default, code in rows}
+
+
+def presences(indexes: list[Index]) -> dict[int, list[Presence]]:
+    """Each index's check-ins inside its window as presences (scan .. scan + dwell), plus its extras.
+
+    One query per PEOPLE_PER_QUERY index people on the (person, scanned_at)
+    index; the dwell is applied in ``co_presence`` where the venues are known.
+    """
+    found: dict[int, list[Presence]] = {ix.key: list(ix.extra) for ix in indexes}
+    by_person: dict[int, list[Index]] = {}
+    for ix in indexes:
+        by_person.setdefault(ix.person_id, []).append(ix)
+    people = list(by_person)
+    for offset in range(0, len(people), PEOPLE_PER_QUERY):
+        chunk = people[offset:offset + PEOPLE_PER_QUERY]
+        group = [ix for pid in chunk for ix in by_person[pid]]
+        lo, hi = min(ix.start for ix in group), max(ix.end for ix in group)
+        rows = (CheckIn.objects.filter(person_id__in=chunk, scanned_at__gte=lo, scanned_at__lte=hi)
+                .order_by().values_list("person_id", "venue_id", "scanned_at"))
+        for person_id, venue_id, at in rows:
+            for ix in by_person[person_id]:
+                if ix.start <= at <= ix.end:
+                    found[ix.key].append(Presence(venue_id, at, at, "scan"))
+    return found
+
+
+def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = False,
+                found: dict[int, list[Presence]] | None = None) -> list[Link]:
+    """Links from sharing a venue with an index person: close or companion by the rules."""
+    found = presences(indexes) if found is None else found
+    index_of = {ix.key: ix for ix in indexes}
+    venues = _venues((p.venue_id for ps in found.values() for p in ps), rules)
+    seeks = []  # (key, presence start, presence end, venue, match lo, match hi, close lo, close hi)
+    for key, items in found.items():
+        for p in items:
+            info = venues.get(p.venue_id)
+            if info is None:
+                continue
+            start = p.start
+            end = p.end + info.dwell if p.source == "scan" else p.end
+            close = info.rule.close_minutes
+            close_range = None
+            if close is not None:
+                need = timedelta(minutes=close)
+                if info.dwell >= need and end - start >= need:
+                    close_range = (start - info.dwell + need, end - need)
+            if close_only or not info.rule.companion:
+                if close_range is None:
+                    continue
+                match = close_range
+            else:
+                match = (start - info.dwell, end)
+            seeks.append((key, start, end, p.venue_id, *match, *(close_range or (None, None))))
+    links: list[Link] = []
+    for offset in range(0, len(seeks), SEEKS_PER_STATEMENT):
+        batch = seeks[offset:offset + SEEKS_PER_STATEMENT]
+        for number, person_id, at, close_flag in _run_seeks(batch, index_of):
+            key, start, end, venue_id = batch[number][:4]
+            info = venues[venue_id]
+            other_end = at + info.dwell
+            first, last = max(start, at), min(end, other_end)
+            overlap = max(timedelta(0), last - first)
+            kind = ContactKind.CLOSE if close_flag else ContactKind.COMPANION
+            links.append(Link(key, person_id, kind, first, max(first, last), [{
+                "rule": Rule.VENUE_CLOSE if close_flag else Rule.VENUE_COMPANION,
+                "venue_id": venue_id, "venue": info.name,
+                "case_from": start.isoformat(), "case_to": end.isoformat(),
+                "contact_from": at.isoformat(), "contact_to": other_end.isoformat(),
+                "overlap_minutes": int(overlap.total_seconds() // 60),
+                "close_minutes": info.rule.close_minutes,
+            }]))
+    return links
+
+
+def _run_seeks(batch, index_of):
+    """One UNION ALL statement: for seek number i, the other people's check-ins in its range."""
+    queries = []
+    for number, (key, _start, _end, venue_id, lo, hi, close_lo, close_hi) in enumerate(batch):
+        close_flag = Value(0)
+        if close_lo is not None:
+            close_flag = Case(When(scanned_at__gte=close_lo, scanned_at__lte=close_hi, then=Value(1)),
+                              default=Value(0), output_field=IntegerField())
+        queries.append(
+            CheckIn.objects.filter(venue_id=venue_id, scanned_at__gte=lo, scanned_at__lte=hi)
+            .exclude(person_id=index_of[key].person_id)
+            .order_by()
+            .annotate(seek=Value(number, output_field=IntegerField()), close=close_flag)
+            .values_list("seek", "person_id", "scanned_at", "close")
+        )
+    if not queries:
+        return []
+    first, *rest = queries
+    return first.union(*rest, all=True) if rest else first
+
+
+def households(indexes: list[Index], kind: str) -> list[Link]:
+    """Everyone in the index person's household (同住), over the whole window."""
+    homes = dict(Person.objects.filter(pk__in={ix.person_id for ix in indexes}, household__isnull=False)
+                 .values_list("pk", "household_id"))
+    members: dict[int, list[int]] = {}
+    for pk, household in (Person.objects.filter(household_id__in=set(homes.values()), merged_into__isnull=True)
+                          .values_list("pk", "household_id")):
+        members.setdefault(household, []).append(pk)
+    links = []
+    for ix in indexes:
+        for pk in members.get(homes.get(ix.person_id), []):
+            if pk != ix.person_id:
+                links.append(Link(ix.key, pk, kind, ix.start, ix.end, [{"rule": Rule.HOUSEHOLD}]))
+    return links
+
+
+def workplaces(indexes: list[Index], kind: str) -> list[Link]:
+    """Everyone recorded with the same workplace or class (同单位/同班级)."""
+    places = dict(Person.objects.filter(pk__in={ix.person_id for ix in indexes}).exclude(workplace="")
+                  .values_list("pk", "workplace"))
+    members: dict[str, list[int]] = {}
+    for pk, place in (Person.objects.filter(workplace__in=set(places.values()), merged_into__isnull=True)
+                      .values_list("pk", "workplace")):
+        members.setdefault(place, []).append(pk)
+    links = []
+    for ix in indexes:
+        place = places.get(ix.person_id)
+        for pk in members.get(place, []) if place else []:
+            if pk != ix.person_id:
+                links.append(Link(ix.key, pk, kind, ix.start, ix.end, [{"rule": Rule.WORKPLACE, "text": place}]))
+    return links
+
+
+def merge(links: Iterable[Link]) -> dict[tuple[int, int], Link]:
+    """One link per (key, person): the highest kind, the earliest first and latest last exposure, all evidence."""
+    merged: dict[tuple[int, int], Link] = {}
+    for link in links:
+        slot = (link.key, link.person_id)
+        if slot in merged:
+            merged[slot].absorb(link)
+        else:
+            merged[slot] = Link(link.key, link.person_id, link.kind, link.first, link.last, list(link.evidence))
+    return merged
+
+
+def close_and_companions(indexes: list[Index], rules: RuleSet) -> dict[tuple[int, int], Link]:
+    """A case's contacts: household and workplace (close) and co-presence at venues (close or companion)."""
+    return merge([
+        *households(indexes, ContactKind.CLOSE),
+        *workplaces(indexes, ContactKind.CLOSE),
+        *co_presence(indexes, rules),
+    ])
+
+
+def secondaries(indexes: list[Index], rules: RuleSet) -> dict[tuple[int, int], Link]:
+    """A close contact's contacts (household, workplace, close co-presence), all of kind secondary."""
+    links = [*households(indexes, ContactKind.SECONDARY), *workplaces(indexes, ContactKind.SECONDARY)]
+    for link in co_presence(indexes, rules, close_only=True):
+        link.kind = ContactKind.SECONDARY
+        links.append(link)
+    return merge(links)
