@@ -23,6 +23,7 @@ from fangkong.people.register.api import router as register_router
 from fangkong.policy.api import router as policy_router
 from fangkong.tasks.api import router as tasks_router
 from fangkong.tracing.api import router as tracing_router
+from fangkong.tracing.api_clusters import router as clusters_router
 from fangkong.tracing.api_zones import router as zones_router
 from fangkong.venues.api import router as venues_router
 from fangkong.venues.api_checkins import router as checkins_router
@@ -59,6 +60,7 @@ api.add_router("/scan", scan_router)
 # /cases, /contacts; /control-zones, /clusters
 api.add_router("", tracing_router)
 api.add_router("", zones_router)
+api.add_router("", clusters_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()
