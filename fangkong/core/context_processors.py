@@ -15,6 +15,7 @@ NAVIGATION = [
     ("quarantine", _("隔离管控"), None, None),
     ("vaccination", _("疫苗接种"), None, None),
     ("tracing", _("流调溯源"), "tracing:board", "tracing.view_case"),
+    ("zones", _("管控区域"), "tracing:zones", "tracing.view_controlzone"),
     ("coldchain", _("冷链追溯"), None, None),
     ("sentinels", _("哨点监测"), None, None),
     ("warning", _("监测预警"), None, None),

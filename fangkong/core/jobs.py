@@ -82,7 +82,7 @@ def run_job(job_id: str) -> None:
     job.refresh_from_db()
     job.apply_live_progress()
     Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result,
+        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result, counts=job.counts,
         processed=max(job.processed, job.total),
     )
     live_progress_path(job.pk).unlink(missing_ok=True)

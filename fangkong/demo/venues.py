@@ -6,6 +6,7 @@ pupils, shops through the day. Rows go in with one executemany per chunk.
 """
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -62,17 +63,24 @@ def generate_venues(rng, *, people: int) -> list[Venue]:
     codes = [code for code in MIX if code in types]
     weights = [MIX[code][0] for code in codes]
     venues = []
+    centres: dict[str, tuple[float, float]] = {}  # township -> a point around the county seat (东平县)
     for index in range(count):
         code = codes[index] if index < len(codes) else rng.choices(codes, weights)[0]
         grid = grids[0] if index == 0 else rng.choice(grids)
         village = grid.parent.name if grid.parent else grid.name
         kind = types[code].department_kind
+        township = grid.code[:9]
+        if township not in centres:
+            centres[township] = (116.47 + rng.uniform(-0.22, 0.22), 35.94 + rng.uniform(-0.16, 0.16))
+        lon, lat = centres[township]
         venues.append(Venue(
             name=f"{village}{rng.choice(MIX[code][1])}" + (f"{index}号店" if code in ("supermarket", "restaurant") else ""),
             type=types[code], area=grid, address=f"{village}{rng.randrange(1, 200)}号",
             manager_name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["经理", "师傅", "老板"]),
             manager_phone=f"13{rng.randrange(100000000, 999999999)}",
             supervisor=orgs.get(kind), expected_daily_visitors=rng.choice([50, 80, 120, 200, 300, 500]),
+            longitude=Decimal(f"{lon + rng.uniform(-0.03, 0.03):.6f}"),
+            latitude=Decimal(f"{lat + rng.uniform(-0.02, 0.02):.6f}"),
         ))
     venues = Venue.objects.bulk_create(venues, batch_size=1000)
     # Registered two months ago (the compliance page ignores venues too new to have scanned).

@@ -72,9 +72,10 @@ def person_detail(request, pk):
         declarations = person.declarations.select_related("area")[:20]
     if request.user.has_perm("policy.view_controlorder"):
         orders = [order for order in person.control_orders.select_related("pack") if order.is_open]
+    cases = person.cases.restrict(request.user, "view") if request.user.has_perm("tracing.view_case") else ()
     return render(request, "people/detail.html", {
         "person": person, "reveal_form": RevealForm(), "history": history,
-        "declarations": declarations, "control_orders": orders,
+        "declarations": declarations, "control_orders": orders, "cases": cases,
         "key_groups": person.key_groups.all(), "merged_from": person.merged_from.all(),
         "can_reveal": request.user.has_perm("people.reveal_person"),
         "can_change": request.user.has_perm("people.change_person"),

@@ -17,8 +17,8 @@ def stage(kind, days, tests):
 CLOSE_AFTER_15 = {"close_minutes": 15, "companion": True}
 CONTACT_RULES = {
     "default": {"close_minutes": None, "companion": True},
-    **{code: CLOSE_AFTER_15 for code in (
-        "restaurant", "cinema", "entertainment", "bath_beauty", "religious", "elderly_care")},
+    **dict.fromkeys(
+        ("restaurant", "cinema", "entertainment", "bath_beauty", "religious", "elderly_care"), CLOSE_AFTER_15),
 }
 
 # Control zones (china-ops.md §3): which levels exist, and when each is lifted or downgraded.

@@ -31,6 +31,9 @@ def _new_cluster(case: Case) -> Cluster:
 @transaction.atomic
 def join(source: Case, target: Case) -> Cluster:
     """Put both cases in one cluster (merging two clusters if they had them)."""
+    # The objects may be stale (an earlier join moved them): their clusters are read from the database.
+    current = dict(Case.objects.filter(pk__in=[source.pk, target.pk]).values_list("pk", "cluster_id"))
+    source.cluster_id, target.cluster_id = current.get(source.pk), current.get(target.pk)
     if source.cluster_id and target.cluster_id and source.cluster_id != target.cluster_id:
         keep, drop = sorted([source.cluster, target.cluster], key=lambda c: (c.created_at, c.pk))
         Case.objects.filter(cluster=drop).update(cluster=keep)

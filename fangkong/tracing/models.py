@@ -108,11 +108,11 @@ class Case(models.Model):
     def __str__(self):
         return self.number
 
-    def audit_repr(self):
-        return f"{self.number} {self.get_classification_display()}"
-
     def get_absolute_url(self):
         return reverse("tracing:case", args=[self.pk])
+
+    def audit_repr(self):
+        return f"{self.number} {self.get_classification_display()}"
 
     # the clocks ----------------------------------------------------------------
     @property

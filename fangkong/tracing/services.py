@@ -307,8 +307,9 @@ def trace_case(case: Case, user=None, now=None, progress=None) -> dict:
 def start_trace(user, case: Case):
     """Contact discovery as a background job; returns the job (its id is what the API answers)."""
     _require(user, "tracing.change_case")
+    # No area on the job: its title names the case, and jobs are visible to anyone in their area.
     job = start_job(user, "tracing.trace", _("密接研判：%(number)s") % {"number": case.number},
-                    "fangkong.tracing.services.run_trace_job", area_code=case.area_id, case_id=case.pk,
+                    "fangkong.tracing.services.run_trace_job", area_code="", case_id=case.pk,
                     user_id=user.pk)
     Case.objects.filter(pk=case.pk).update(trace_job=job)
     return job

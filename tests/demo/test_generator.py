@@ -132,7 +132,8 @@ def test_arrivals_with_risk_areas_checkpoints_and_every_kind_of_measure(county):
     assert Checkpoint.objects.filter(area__code=User.objects.get(username="checkpoint").area_id).exists()
     measures = set(Declaration.objects.values_list("measure", flat=True))
     assert {"arrival_tests", "centralized"} <= measures
-    assert ControlOrder.objects.count() == Declaration.objects.exclude(measure="arrival_tests").count()
+    from_declarations = ControlOrder.objects.filter(subject_type__model="declaration")
+    assert from_declarations.count() == Declaration.objects.exclude(measure="arrival_tests").count()
     grid1 = User.objects.get(username="grid1")
     assert Task.objects.filter(kind="arrival_followup", area=grid1.area).exists()
 
@@ -150,3 +151,20 @@ def test_venues_of_every_type_and_checkins_with_daily_rhythms(county):
     assert not [h for h in hours if h < 6]  # nobody scans in the small hours
     meals = sum(1 for h in hours if h in (11, 12, 17, 18, 19))
     assert meals > len(hours) / 3
+
+
+@pytest.mark.django_db
+def test_outbreak_two_linked_cases_dispatched_contacts_and_zones(county):
+    from fangkong.tasks.models import Task
+    from fangkong.tracing.models import Case, Contact, ControlZone
+
+    cases = list(Case.objects.order_by("created_at"))
+    assert len(cases) == 2
+    first, second = cases
+    assert second.infected_by == first and first.cluster_id == second.cluster_id is not None
+    assert Contact.objects.filter(case=first, status="dispatched").exists()
+    assert not Contact.objects.filter(case=first, kind="close").exclude(status="dispatched").exclude(
+        is_case=True).exists()
+    assert Task.objects.filter(kind="contact_control").exists()
+    assert ControlZone.objects.filter(status="published").count() == 1
+    assert ControlZone.objects.filter(status="proposed").exists()

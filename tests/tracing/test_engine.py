@@ -20,6 +20,8 @@ def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
 
 
 class Scenario(WorldTestCase):
+    maxDiff = None
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -96,10 +98,7 @@ class Scenario(WorldTestCase):
                                         isolated_at=self.isolated)
 
     def found(self):
-        links = services.discover(self.case, now=self.isolated + timedelta(days=1))
-        return {pid: link for pid, link in links.items()}
-
-    maxDiff = None
+        return services.discover(self.case, now=self.isolated + timedelta(days=1))
 
     def test_exactly_the_planted_contacts(self):
         links = self.found()

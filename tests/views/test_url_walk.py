@@ -57,6 +57,22 @@ class UrlWalkTests(WorldTestCase):
         from tests.factories import make_venue
 
         venue_a = make_venue(w.grid_a, name="甲网格小超市")
+        from fangkong.tracing.models import Case, Cluster, Contact, ControlZone, TrajectoryEntry
+
+        cls.case_a = Case.objects.create(number="BL-URLWALK-1", person=w.person_a, area=w.grid_a,
+                                         classification="confirmed", onset_date=timezone.localdate())
+        entry_a = TrajectoryEntry.objects.create(case=cls.case_a, place="甲网格某处", start=timezone.now(),
+                                                 end=timezone.now())
+        from tests.factories import make_person
+
+        neighbour = make_person(w.hq, w.grid_a, "甲网格密接")
+        contact_a = Contact.objects.create(case=cls.case_a, person=neighbour, area=w.grid_a, kind="close",
+                                           found_kind="close", summary="与病例同住", evidence=[])
+        zone_a = ControlZone.objects.create(name="甲网格封控区", area=w.grid_a, level="sealed", pack=pack)
+        cluster_a = Cluster.objects.create(code="JJ-URLWALK", name="甲网格聚集", area=w.grid_a)
+        case_views = ("case", "case_edit", "trajectory", "entry_new", "trace", "contacts", "contact_add",
+                      "dispatch", "transfers_export")
+        zone_views = ("zone", "zone_edit", "zone_publish", "zone_lift", "zone_round")
         # One object in grid A for every argument name a URL may take.
         cls.object_args = {
             "people:detail": {"pk": w.person_a.pk}, "people:edit": {"pk": w.person_a.pk},
@@ -80,6 +96,11 @@ class UrlWalkTests(WorldTestCase):
             "venues:detail": {"pk": venue_a.pk}, "venues:edit": {"pk": venue_a.pk},
             "venues:reissue": {"pk": venue_a.pk}, "venues:poster": {"pk": venue_a.pk},
             "venues:poster_print": {"pk": venue_a.pk},
+            **{f"tracing:{name}": {"pk": cls.case_a.pk} for name in case_views},
+            "tracing:entry_delete": {"pk": entry_a.pk},
+            **{f"tracing:{name}": {"pk": contact_a.pk} for name in ("contact", "contact_review", "contact_withdraw")},
+            **{f"tracing:{name}": {"pk": zone_a.pk} for name in zone_views},
+            "tracing:cluster": {"pk": cluster_a.pk},
         }
 
     def urls(self):
@@ -92,7 +113,8 @@ class UrlWalkTests(WorldTestCase):
 
     def test_outsiders_never_see_grid_a_records(self):
         secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv",
-                       "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked, "甲网格小超市"]
+                       "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked, "甲网格小超市",
+                       self.case_a.number, "甲网格密接", "甲网格封控区", "甲网格聚集"]
         for user in (self.w.grid_b_worker, self.w.outsider):
             for name, url, has_object in self.urls():
                 for method in ("get", "post"):
