@@ -1,8 +1,8 @@
 """A small outbreak in the demo county: two linked cases, their contacts found in the check-ins, zones.
 
-The first case was isolated yesterday, traced, its close and secondary
-contacts confirmed and dispatched (grid workers have the tasks), its
-companions left to review; one of its close contacts met at a venue turned
+The first case was isolated yesterday, traced, its close contacts
+confirmed and dispatched (grid workers have the tasks), its secondary
+contacts and companions left to review; one of its close contacts met at a venue turned
 positive since and was traced, its contacts wait for review; the zones from both
 homes and trajectories are proposed and the first home's zone published.
 Everything goes through the tracing services, as an epidemiologist would.
@@ -54,20 +54,22 @@ def generate_outbreak(rng, now=None) -> dict:
         "place": "县城—乡镇 3 路公交车", "start": isolated - timedelta(days=2, hours=3),
         "end": isolated - timedelta(days=2, hours=2, minutes=20), "activity": "乘车", "companions": "无",
     })
-    services.trace_case(case_a, user=epi, now=now)
+    # Traced within hours of the isolation, as it happened: the contacts' own windows end then.
+    services.trace_case(case_a, user=epi, now=isolated + timedelta(hours=3))
     contacts = list(case_a.contacts.order_by("id"))
-    # Close and secondary contacts confirmed and dispatched; the companions (many, at shops and gates)
-    # are left for the epidemiologist to review, a few already dismissed.
+    # The close contacts confirmed and dispatched; the secondary contacts and the companions (many, at
+    # shops and gates) are left for the epidemiologist to review, a few companions already dismissed.
     for contact in contacts:
-        if contact.kind != ContactKind.COMPANION:
+        if contact.kind == ContactKind.CLOSE:
             services.review_contact(epi, contact, "confirm")
-        elif rng.random() < 0.1:
+        elif contact.kind == ContactKind.COMPANION and rng.random() < 0.05:
             services.review_contact(epi, contact, "dismiss", reason="核实当时已离开，未同时段停留")
     services.dispatch(epi, case_a)
 
-    # One close contact met at a venue tested positive yesterday: the second case of the chain.
+    # One close contact met at a venue (else a companion) tested positive since: the second case of the chain.
     met = [c for c in contacts if c.kind == ContactKind.CLOSE and c.status != ContactStatus.DISMISSED
            and any(e["rule"] == Rule.VENUE_CLOSE for e in c.evidence)]
+    met = met or [c for c in contacts if c.status != ContactStatus.DISMISSED and c.kind != ContactKind.SECONDARY]
     case_b = None
     if met:
         second = rng.choice(met).person
@@ -77,7 +79,7 @@ def generate_outbreak(rng, now=None) -> dict:
             "result_at": sampled + timedelta(hours=6), "isolated_at": sampled + timedelta(hours=7),
             "reporting_unit": "县集中隔离医学观察点", "residence": "county",
         })
-        services.trace_case(case_b, user=epi, now=now)
+        services.trace_case(case_b, user=epi, now=sampled + timedelta(hours=9))
     cases = [c for c in (case_a, case_b) if c is not None]
     proposal = zones.propose_zones(epi, cases)
     home = next((z for z in proposal.zones if z.area_id == first.area_id), None)

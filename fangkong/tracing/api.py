@@ -523,10 +523,14 @@ def list_contacts(request, id: int, filters: Query[ContactsFilter]):
     return paginate(contacts.order_by("kind", "first_exposure", "id"), filters, contact_data)
 
 
-@router.post("/cases/{id}/dispatch", response={200: DispatchOut, **errors(400, 401, 403, 404)},
+@router.post("/cases/{id}/dispatch", response={200: DispatchOut, 202: JobRef, **errors(400, 401, 403, 404)},
              summary="推送已确认的密接：按启用策略下达管控措施并派发网格任务")
 def dispatch_case(request, id: int):
+    """A few hundred contacts are dispatched at once (200); more go to a background job (202 with its id)."""
     case = _get_case(request, id, "change")
+    if not services.dispatch_runs_inline(case):
+        job = services.start_dispatch(request.auth, case)
+        return Status(202, {"job_id": job.pk, "status_url": reverse("api:get_job", kwargs={"id": str(job.pk)})})
     return services.dispatch(request.auth, case, request=request)
 
 

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Case, IntegerField, Value, When
+from django.db import connection
+from django.db.models.expressions import Col
 
 from fangkong.people.models import Person
 from fangkong.venues.models import CheckIn, Venue
@@ -160,9 +161,13 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
     links: list[Link] = []
     for offset in range(0, len(seeks), SEEKS_PER_STATEMENT):
         batch = seeks[offset:offset + SEEKS_PER_STATEMENT]
+        case_times = {}  # seek number -> its presence as text, the same for every row it finds
         for number, person_id, at, close_flag in _run_seeks(batch, index_of):
             key, start, end, venue_id = batch[number][:4]
             info = venues[venue_id]
+            if number not in case_times:
+                case_times[number] = (start.isoformat(), end.isoformat())
+            case_from, case_to = case_times[number]
             other_end = at + info.dwell
             first, last = max(start, at), min(end, other_end)
             overlap = max(timedelta(0), last - first)
@@ -170,7 +175,7 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
             links.append(Link(key, person_id, kind, first, max(first, last), [{
                 "rule": Rule.VENUE_CLOSE if close_flag else Rule.VENUE_COMPANION,
                 "venue_id": venue_id, "venue": info.name,
-                "case_from": start.isoformat(), "case_to": end.isoformat(),
+                "case_from": case_from, "case_to": case_to,
                 "contact_from": at.isoformat(), "contact_to": other_end.isoformat(),
                 "overlap_minutes": int(overlap.total_seconds() // 60),
                 "close_minutes": info.rule.close_minutes,
@@ -178,25 +183,44 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
     return links
 
 
-def _run_seeks(batch, index_of):
-    """One UNION ALL statement: for seek number i, the other people's check-ins in its range."""
-    queries = []
-    for number, (key, _start, _end, venue_id, lo, hi, close_lo, close_hi) in enumerate(batch):
-        close_flag = Value(0)
-        if close_lo is not None:
-            close_flag = Case(When(scanned_at__gte=close_lo, scanned_at__lte=close_hi, then=Value(1)),
-                              default=Value(0), output_field=IntegerField())
-        queries.append(
-            CheckIn.objects.filter(venue_id=venue_id, scanned_at__gte=lo, scanned_at__lte=hi)
-            .exclude(person_id=index_of[key].person_id)
-            .order_by()
-            .annotate(seek=Value(number, output_field=IntegerField()), close=close_flag)
-            .values_list("seek", "person_id", "scanned_at", "close")
-        )
-    if not queries:
+def _run_seeks(batch, index_of) -> list[tuple]:
+    """One UNION ALL statement: for seek number i, the other people's check-ins in its range.
+
+    Rows are (seek number, person id, scanned_at, close flag). The statement is
+    written as text, one SELECT per seek on the (venue, scanned_at) index:
+    building and compiling a QuerySet per seek cost more than the database's
+    work. Parameters are adapted and times converted as the ORM does it.
+    """
+    if not batch:
         return []
-    first, *rest = queries
-    return first.union(*rest, all=True) if rest else first
+    ops = connection.ops
+    meta = CheckIn._meta
+    field = meta.get_field("scanned_at")
+    table = ops.quote_name(meta.db_table)
+    at, venue, person = (ops.quote_name(meta.get_field(name).column) for name in ("scanned_at", "venue", "person"))
+    adapt = ops.adapt_datetimefield_value
+    parts, params = [], []
+    for number, (key, _start, _end, venue_id, lo, hi, close_lo, close_hi) in enumerate(batch):
+        close = "0"
+        if close_lo is not None:
+            close = f"CASE WHEN {at} >= %s AND {at} <= %s THEN 1 ELSE 0 END"
+            params += [adapt(close_lo), adapt(close_hi)]
+        parts.append(f"SELECT {number:d}, {person}, {at}, {close} FROM {table} "
+                     f"WHERE {venue} = %s AND {at} >= %s AND {at} <= %s AND {person} <> %s")
+        params += [venue_id, adapt(lo), adapt(hi), index_of[key].person_id]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    column = Col(meta.db_table, field)
+    converters = [*ops.get_db_converters(column), *field.get_db_converters(connection)]
+    if not converters:
+        return rows
+    converted = []
+    for number, person_id, value, close_flag in rows:
+        for convert in converters:
+            value = convert(value, column, connection)
+        converted.append((number, person_id, value, close_flag))
+    return converted
 
 
 def households(indexes: list[Index], kind: str) -> list[Link]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -41,6 +42,10 @@ from .choices import (
 from .models import Case, Contact, TrajectoryEntry
 
 TASK_KIND = "contact_control"
+BULK_BATCH = 500
+# What a re-run of discovery rewrites on a contact it found before.
+UPDATED_FIELDS = ["found_kind", "evidence", "summary", "first_exposure", "last_exposure", "is_case", "area_id",
+                  "kind"]
 CASE_FIELDS = ["classification", "severity", "onset_date", "sampled_at", "result_at", "diagnosed_at",
                "isolated_at", "reported_at", "card_number", "reporting_unit", "reporting_doctor",
                "residence", "occupation", "note"]
@@ -256,41 +261,45 @@ def trace_case(case: Case, user=None, now=None, progress=None) -> dict:
     people = Person.objects.in_bulk(links.keys())
     case_people = set(Case.objects.filter(person_id__in=links.keys()).exclude(status=CaseStatus.EXCLUDED)
                       .values_list("person_id", flat=True))
-    via_contacts = {}
-    created = updated = removed = 0
-    ordered = sorted(links.items(), key=lambda item: -KIND_RANK[item[1].kind])  # close first: the via targets
-    for pid, link in ordered:
-        person = people.get(pid)
-        if person is None or person.merged_into_id:
-            continue
-        secondary = link.kind == ContactKind.SECONDARY
-        contact = existing.get(pid)
-        manual_evidence = [e for e in (contact.evidence if contact else []) if e["rule"] == Rule.INTERVIEW]
-        evidence = manual_evidence + link.evidence
-        values = {
-            "found_kind": link.kind, "evidence": evidence, "summary": _summary(evidence, secondary)[:200],
-            "first_exposure": link.first, "last_exposure": link.last, "is_case": pid in case_people,
-            "area_id": person.area_id,
-        }
-        if secondary:
-            via_pid = next((e["via"] for e in link.evidence if "via" in e), None)
-            values["via"] = via_contacts.get(via_pid) or existing.get(via_pid)
-        if contact is None:
-            contact = Contact(case=case, person=person, kind=link.kind, found_at=now, **values)
-            contact.save()
-            created += 1
-        else:
-            for name, value in values.items():
-                setattr(contact, name, value)
-            if contact.status == ContactStatus.PROPOSED:  # the reviewer's decision stays
-                contact.kind = ContactKind.CLOSE if manual_evidence else link.kind
-            contact.save()
-            updated += 1
-        via_contacts[pid] = contact
-    for pid, contact in existing.items():
-        if pid not in links and not contact.manual and contact.status == ContactStatus.PROPOSED:
-            contact.delete()
-            removed += 1
+    via_contacts: dict[int, Contact] = {}
+    created = updated = 0
+    # Two passes, written in bulk: close contacts and companions first, so that the secondary
+    # contacts of the second pass can point at the close contact they came through.
+    for secondary in (False, True):
+        new, changed = [], []
+        for pid, link in links.items():
+            person = people.get(pid)
+            if (link.kind == ContactKind.SECONDARY) != secondary or person is None or person.merged_into_id:
+                continue
+            contact = existing.get(pid)
+            manual_evidence = [e for e in (contact.evidence if contact else []) if e["rule"] == Rule.INTERVIEW]
+            evidence = manual_evidence + link.evidence
+            values = {
+                "found_kind": link.kind, "evidence": evidence, "summary": _summary(evidence, secondary)[:200],
+                "first_exposure": link.first, "last_exposure": link.last, "is_case": pid in case_people,
+                "area_id": person.area_id,
+            }
+            if secondary:
+                via_pid = next((e["via"] for e in link.evidence if "via" in e), None)
+                values["via"] = via_contacts.get(via_pid) or existing.get(via_pid)
+            if contact is None:
+                contact = Contact(case=case, person=person, kind=link.kind, found_at=now, **values)
+                new.append(contact)
+            else:
+                for name, value in values.items():
+                    setattr(contact, name, value)
+                if contact.status == ContactStatus.PROPOSED:  # the reviewer's decision stays
+                    contact.kind = ContactKind.CLOSE if manual_evidence else link.kind
+                changed.append(contact)
+            via_contacts[pid] = contact
+        Contact.objects.bulk_create(new, batch_size=BULK_BATCH)
+        Contact.objects.bulk_update(changed, [*UPDATED_FIELDS, "via"] if secondary else UPDATED_FIELDS,
+                                    batch_size=BULK_BATCH)
+        created += len(new)
+        updated += len(changed)
+    gone = [c.pk for pid, c in existing.items()
+            if pid not in links and not c.manual and c.status == ContactStatus.PROPOSED]
+    removed = Contact.objects.filter(pk__in=gone).delete()[0] if gone else 0
     case.traced_at = now
     case.save(update_fields=["traced_at", "updated_at"])
     chains.link_found_cases(case)
@@ -388,20 +397,50 @@ def review_contact(user, contact: Contact, action: str, *, reason: str = "", kin
     return contact
 
 
-def dispatch(user, case: Case, request=None) -> dict:
+def to_dispatch(case: Case) -> int:
+    """How many contacts the next dispatch would put under control."""
+    return case.contacts.filter(status=ContactStatus.CONFIRMED, is_case=False).count()
+
+
+def dispatch_runs_inline(case: Case) -> bool:
+    """A few hundred contacts go in the request; more go to a background job."""
+    return to_dispatch(case) <= getattr(settings, "FANGKONG_DISPATCH_INLINE_MAX", 200)
+
+
+def start_dispatch(user, case: Case):
+    _require(user, "tracing.change_contact")
+    return start_job(user, "tracing.dispatch", _("推送管控：%(number)s") % {"number": case.number},
+                     "fangkong.tracing.services.run_dispatch_job", area_code="", case_id=case.pk,
+                     user_id=user.pk)
+
+
+def run_dispatch_job(job, progress, case_id: int, user_id: int | None = None) -> dict:
+    from fangkong.accounts.models import User
+
+    case = Case.objects.get(pk=case_id)
+    user = User.objects.get(pk=user_id)
+    result = dispatch(user, case, progress=progress)
+    return {"url": case.get_absolute_url(),
+            "summary": [(_("已推送管控"), result["dispatched"]), (_("本人也是病例，未推送"), result["skipped_cases"])],
+            **result}
+
+
+def dispatch(user, case: Case, request=None, progress=None) -> dict:
     """Every confirmed contact of CASE gets the active pack's measure and a task to their grid worker."""
     _require(user, "tracing.change_contact")
     pack = policy.active_pack()
     now = timezone.now()
     done = skipped = 0
-    contacts = (case.contacts.filter(status=ContactStatus.CONFIRMED)
-                .select_related("person", "person__area", "area"))
-    for contact in contacts:
+    contacts = list(case.contacts.filter(status=ContactStatus.CONFIRMED)
+                    .select_related("person", "person__area", "area"))
+    for number, contact in enumerate(contacts, 1):
         if contact.is_case:
             skipped += 1
             continue
         _dispatch_one(user, contact, pack, now)
         done += 1
+        if progress and number % 50 == 0:
+            progress(number, len(contacts))
     record_event(user, AuditAction.UPDATE, case, changes={"dispatched": ["", str(done)]}, request=request,
                  reason=_("推送密接管控"))
     return {"dispatched": done, "skipped_cases": skipped}

@@ -314,6 +314,10 @@ def case_trace(request, pk):
 @permission_required("tracing.change_contact", raise_exception=True)
 def case_dispatch(request, pk):
     case = _get_case(request, pk, "change")
+    if not services.dispatch_runs_inline(case):
+        job = services.start_dispatch(request.user, case)
+        messages.info(request, _("待推送的密接较多，已转入后台推送，完成后可在消息中查看结果。"))
+        return redirect("core:job", pk=job.pk)
     result = services.dispatch(request.user, case, request=request)
     if result["dispatched"]:
         messages.success(request, _("已向 %(n)d 名密接推送管控措施和网格任务。") % {"n": result["dispatched"]})

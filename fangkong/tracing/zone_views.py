@@ -70,8 +70,9 @@ def zone_list(request):
     rows = by_status.filter(level=level) if level else by_status
     rows = rows.select_related("area", "building", "pack").prefetch_related("cases", "rounds")
     page_obj = paginate(request, rows.order_by("status", "-last_case_at", "id"))
+    facts = zones.facts_for(page_obj)  # the whole page at once: a fixed number of queries
     for zone in page_obj:
-        _decorate(zone, user)
+        _decorate(zone, user, facts[zone.pk])
     return render(request, "tracing/zone_list.html", {
         "page_obj": page_obj, "tabs": tabs, "status": status, "level": level, "level_counts": level_counts,
         "can_add": user.has_perm("tracing.add_controlzone"),

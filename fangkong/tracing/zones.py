@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import reduce
+from operator import or_
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -381,35 +383,73 @@ def _people_q(zone: ControlZone, via: str = "") -> Q:
     return prefix_q(f"{via}area_id", zone.area.prefix)
 
 
-def population(zone: ControlZone) -> int:
-    if zone.building_id is None and zone.area.population:
-        return zone.area.population  # kept by the people services
-    return Person.objects.current().filter(_people_q(zone)).count()
+def _per_zone(queryset, zones: list[ControlZone], make, via: str = "") -> dict:
+    """Zone id -> MAKE(filter) aggregated over QUERYSET for the people of each of ZONES, in one query.
+
+    Each zone's filter is ``_people_q`` itself: the figures are those of a query for that zone alone.
+    """
+    if not zones:
+        return {}
+    wanted = {zone.pk: _people_q(zone, via) for zone in zones}
+    values = queryset.filter(reduce(or_, wanted.values())).aggregate(
+        **{f"z{pk}": make(q) for pk, q in wanted.items()})
+    return {pk: values[f"z{pk}"] for pk in wanted}
 
 
-def under_measures(zone: ControlZone) -> int:
-    """People living in ZONE with an open measure (管控中)."""
-    return (ControlOrder.objects.filter(_people_q(zone, "person__"), status=OrderStatus.ACTIVE)
-            .values("person_id").distinct().count())
+def _populations(zones: list[ControlZone]) -> dict:
+    """Zone id -> people living there: the area's kept count, else a count (buildings, areas without one)."""
+    kept = {zone.pk: zone.area.population for zone in zones if zone.building_id is None and zone.area.population}
+    counted = _per_zone(Person.objects.current(), [zone for zone in zones if zone.pk not in kept],
+                        lambda q: Count("id", filter=q))
+    return {**kept, **counted}
 
 
-def last_infection(zone: ControlZone, rounds: list[TestingRound]) -> date | None:
-    """The day of the last infection in ZONE: its last case, a case among its residents, a positive round."""
-    moments = [zone.last_case_at]
-    moments.append(Case.objects.filter(_people_q(zone, "person__")).exclude(status=CaseStatus.EXCLUDED)
-                   .aggregate(at=Max(Coalesce("result_at", "created_at")))["at"])
-    days = [timezone.localtime(m).date() for m in moments if m is not None]
-    days += [r.day for r in rounds if r.positives]
-    return max(days) if days else None
+def _under_measures(zones: list[ControlZone]) -> dict:
+    """Zone id -> people living there with an open measure (管控中)."""
+    return _per_zone(ControlOrder.objects.filter(status=OrderStatus.ACTIVE), zones,
+                     lambda q: Count("person_id", distinct=True, filter=q), via="person__")
 
 
-def level_since(zone: ControlZone):
-    """When a published zone last changed level (a downgrade restarts the clock), else None."""
-    if zone.published_at is None:
-        return None
-    return (AuditEvent.objects.filter(object_type=ControlZone._meta.label_lower, object_id=str(zone.pk),
-                                      at__gte=zone.published_at, changes__has_key="level")
-            .aggregate(at=Max("at"))["at"])
+def _last_cases(zones: list[ControlZone]) -> dict:
+    """Zone id -> the last positive result (else registration) of a case among its residents, or None."""
+    return _per_zone(Case.objects.exclude(status=CaseStatus.EXCLUDED), zones,
+                     lambda q: Max(Coalesce("result_at", "created_at"), filter=q), via="person__")
+
+
+def _levels_since(zones: list[ControlZone]) -> dict:
+    """Zone id -> when a published zone last changed level (a downgrade restarts the clock), else None.
+
+    Only asked for the zones whose level has a clock (``lift_days``).
+    """
+    published = {zone.pk: Q(object_id=str(zone.pk), at__gte=zone.published_at)
+                 for zone in zones if zone.published_at is not None}
+    if not published:
+        return {}
+    values = (AuditEvent.objects.filter(object_type=ControlZone._meta.label_lower, changes__has_key="level")
+              .filter(reduce(or_, published.values()))
+              .aggregate(**{f"z{pk}": Max("at", filter=q) for pk, q in published.items()}))
+    return {pk: values[f"z{pk}"] for pk in published}
+
+
+def _rounds(zones: list[ControlZone]) -> dict:
+    """Zone id -> its testing rounds, newest first: those prefetched, the others in one query."""
+    result, missing = {}, []
+    for zone in zones:
+        cached = getattr(zone, "_prefetched_objects_cache", {}).get("rounds")
+        if cached is not None:
+            result[zone.pk] = list(cached)
+        else:
+            result[zone.pk] = []
+            missing.append(zone.pk)
+    if missing:
+        for testing in TestingRound.objects.filter(zone_id__in=missing).order_by("-day", "-id"):
+            result[testing.zone_id].append(testing)
+    return result
+
+
+def _lowest_without_clock(zone: ControlZone, levels: list[str], rule: dict) -> bool:
+    """ZONE is at the pack's lowest level, which lifts when every higher level is lifted (no clock of its own)."""
+    return not rule.get("lift_days") and bool(levels) and zone.level == levels[-1] and len(levels) > 1
 
 
 def _next_level(zone: ControlZone, rule: dict, levels: list[str]) -> str:
@@ -420,24 +460,66 @@ def _next_level(zone: ControlZone, rule: dict, levels: list[str]) -> str:
     return ""
 
 
+def facts_for(zones, today: date | None = None) -> dict[int, dict]:
+    """Zone id -> ``zone_facts`` for each of ZONES, in a fixed number of queries whatever their number.
+
+    At most: the packs and areas not yet loaded, the rounds not prefetched,
+    the population counted, the people under measures, the residents' last
+    case, the level changes of published zones, the published zones by
+    level (for the lowest level's criterion).
+    """
+    zones = list(zones)
+    if not zones:
+        return {}
+    today = today or timezone.localdate()
+    prefetch_related_objects(zones, "pack")
+    prefetch_related_objects([zone for zone in zones if zone.building_id is None], "area")
+    rounds = _rounds(zones)
+    populations = _populations(zones)
+    measures = _under_measures(zones)
+    last_cases = _last_cases(zones)
+    rules = {zone.pk: level_rule(zone.pack, zone.level) for zone in zones}
+    since = _levels_since([zone for zone in zones if rules[zone.pk].get("lift_days")])
+    lowest = set()
+    for zone in zones:
+        levels = levels_of(zone.pack)
+        if _lowest_without_clock(zone, levels, rules[zone.pk]):
+            lowest.update(levels[:-1])
+    published = {}
+    if lowest:
+        published = dict(ControlZone.objects.filter(status=ZoneStatus.PUBLISHED, level__in=lowest).order_by()
+                         .values_list("level").annotate(n=Count("id")))
+    return {zone.pk: _facts(zone, today, rounds=rounds[zone.pk], population=populations[zone.pk],
+                            under_measures=measures[zone.pk], last_case_at=last_cases[zone.pk],
+                            since=since.get(zone.pk), published=published)
+            for zone in zones}
+
+
 def zone_facts(zone: ControlZone, today: date | None = None) -> dict:
     """What HQ needs to decide on ZONE: who lives there, the last case, the testing, the lift criteria.
 
     ``criteria`` is a list of {label, met, detail}; ``lift_on`` the first day
     the clock allows lifting (or downgrading to ``then``), ``days_left`` the
-    days until then (0: now). No identities in here.
+    days until then (0: now). No identities in here. The same code as a
+    page of zones (``facts_for``).
     """
-    today = today or timezone.localdate()
+    return facts_for([zone], today)[zone.pk]
+
+
+def _facts(zone: ControlZone, today: date, *, rounds: list[TestingRound], population: int, under_measures: int,
+           last_case_at, since, published: dict) -> dict:
+    """ZONE's facts from what ``facts_for`` read (PUBLISHED: level -> published zones, all zones)."""
     pack = zone.pack
     levels = levels_of(pack)
     rule = level_rule(pack, zone.level)
-    rounds = list(zone.rounds.all())  # newest first
-    last_day = last_infection(zone, rounds)
+    # The day of the last infection: the zone's last case, a case among its residents, a positive round.
+    days = [timezone.localtime(m).date() for m in (zone.last_case_at, last_case_at) if m is not None]
+    days += [r.day for r in rounds if r.positives]
+    last_day = max(days) if days else None
     criteria: list[dict] = []
     lift_on = days_left = None
     lift_days = rule.get("lift_days")
     if lift_days:
-        since = level_since(zone)
         start = last_day
         if since is not None:
             since_day = timezone.localtime(since).date()
@@ -473,9 +555,9 @@ def zone_facts(zone: ControlZone, today: date | None = None) -> dict:
                     "start": window_start.isoformat(), "end": max(today, lift_on).isoformat()}
             criteria.append({"label": _("解除前 %(days)s 天内全员核酸检测均为阴性") % {"days": within},
                              "met": met, "detail": detail})
-    elif levels and zone.level == levels[-1] and len(levels) > 1:
+    elif _lowest_without_clock(zone, levels, rule):
         higher = levels[:-1]
-        open_zones = ControlZone.objects.filter(status=ZoneStatus.PUBLISHED, level__in=higher).count()
+        open_zones = sum(published.get(level, 0) for level in higher)
         names = "、".join(level_label(level) for level in higher)
         criteria.append({
             "label": _("所有%(levels)s均已解除") % {"levels": names}, "met": open_zones == 0,
@@ -485,8 +567,8 @@ def zone_facts(zone: ControlZone, today: date | None = None) -> dict:
     then = _next_level(zone, rule, levels)
     last_round = rounds[0] if rounds else None
     return {
-        "population": population(zone),
-        "under_measures": under_measures(zone),
+        "population": population,
+        "under_measures": under_measures,
         "last_case_on": last_day,
         "days_since_last_case": (today - last_day).days if last_day else None,
         "rounds": len(rounds),

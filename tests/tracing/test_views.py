@@ -410,3 +410,33 @@ class PermissionTests(Outbreak):
             self.assertEqual(response.status_code, 302, url)
             self.assertTrue(response["Location"].startswith(reverse("login")), url)
 
+
+
+class LargeDispatchTests(WorldTestCase):
+    """Above FANGKONG_DISPATCH_INLINE_MAX confirmed contacts the dispatch runs as a background job."""
+
+    def test_many_contacts_go_to_a_job_with_progress(self):
+        from django.test import override_settings
+        from django.urls import reverse
+
+        from fangkong.accounts.choices import Role
+        from fangkong.core.models import Job
+        from fangkong.tracing.models import Case, Contact
+        from tests.factories import make_person, make_user
+
+        epi = make_user("epi_big", Role.EPIDEMIOLOGIST, self.w.county)
+        case = Case.objects.create(number="BL-BIG-1", person=self.w.person_a, area=self.w.grid_a,
+                                   classification="confirmed", onset_date=timezone.localdate())
+        for i in range(3):
+            person = make_person(self.w.hq, self.w.grid_b, f"密接{i}")
+            Contact.objects.create(case=case, person=person, area=self.w.grid_b, kind="close", found_kind="close",
+                                   status="confirmed", summary="与病例同住", evidence=[],
+                                   last_exposure=timezone.now())
+        self.client.force_login(epi)
+        with override_settings(FANGKONG_DISPATCH_INLINE_MAX=2), self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(reverse("tracing:dispatch", args=[case.pk]))
+        job = Job.objects.get(kind="tracing.dispatch")
+        self.assertRedirects(response, reverse("core:job", args=[job.pk]), fetch_redirect_response=False)
+        self.assertEqual((job.status, job.result["dispatched"]), ("succeeded", 3))
+        self.assertEqual(case.contacts.filter(status="dispatched").count(), 3)
+        self.assertIn("查看结果", self.client.get(reverse("core:job", args=[job.pk])).content.decode())
