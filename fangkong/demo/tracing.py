@@ -49,7 +49,7 @@ def generate_outbreak(rng, now=None) -> dict:
         "reported_at": isolated - timedelta(minutes=20), "isolated_at": isolated,
         "reporting_unit": "县人民医院发热门诊", "reporting_doctor": "王医生", "residence": "county",
         "occupation": "农民", "card_number": f"{today:%Y%m%d}0001",
-    })
+    }, trace=False)
     services.add_entry(epi, case_a, {
         "place": "县城—乡镇 3 路公交车", "start": isolated - timedelta(days=2, hours=3),
         "end": isolated - timedelta(days=2, hours=2, minutes=20), "activity": "乘车", "companions": "无",
@@ -78,7 +78,7 @@ def generate_outbreak(rng, now=None) -> dict:
             "classification": Classification.ASYMPTOMATIC, "sampled_at": sampled,
             "result_at": sampled + timedelta(hours=6), "isolated_at": sampled + timedelta(hours=7),
             "reporting_unit": "县集中隔离医学观察点", "residence": "county",
-        })
+        }, trace=False)
         services.trace_case(case_b, user=epi, now=sampled + timedelta(hours=9))
     cases = [c for c in (case_a, case_b) if c is not None]
     proposal = zones.propose_zones(epi, cases)

@@ -89,8 +89,12 @@ def _next_number(day) -> str:
     return f"{prefix}-{taken + 1:03d}"
 
 
-def register_case(user, person: Person, data: dict, request=None) -> Case:
-    """Make PERSON a case; the reporting clock starts. Links it to the case it was a contact of."""
+def register_case(user, person: Person, data: dict, request=None, *, trace: bool = True) -> Case:
+    """Make PERSON a case; the reporting clock starts. Links it to the case it was a contact of.
+
+    Contact discovery starts by itself in the background (TRACE); the
+    epidemiologist re-runs it after adding to the trajectory.
+    """
     _require(user, "tracing.add_case")
     if not Person.objects.restrict(user, "view").filter(pk=person.pk).exists():
         raise PermissionDenied(_("该人员不在您的管辖范围内。"))
@@ -116,6 +120,8 @@ def register_case(user, person: Person, data: dict, request=None) -> Case:
     raise_signal("new_case", title=_("新增%(kind)s %(number)s") % {
         "kind": case.get_classification_display(), "number": case.number},
         area=case.area, person=person, subject=case, severity=Severity.CRITICAL)
+    if trace:
+        start_trace(user, case)
     return case
 
 

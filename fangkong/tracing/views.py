@@ -242,7 +242,7 @@ def case_new(request):
         except ValidationError as exc:
             _attach_errors(form, exc)
         else:
-            messages.success(request, _("已登记病例 %(number)s，2小时网络直报时限已开始计时。") % {"number": case.number})
+            messages.success(request, _("已登记病例 %(number)s，2小时网络直报时限已开始计时，密接研判已在后台开始。") % {"number": case.number})
             return redirect(case)
     return render(request, "tracing/case_form.html", {
         "form": form, "person": person, "existing": existing, "title": _("登记病例"),

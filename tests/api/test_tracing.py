@@ -50,8 +50,9 @@ class TracingApiTestCase(ApiTestCase):
         scan(person=cls.shopper, venue=cls.supermarket, scanned_at=at(-1, 18, 20))
 
     def register(self, person=None, **data):
+        """A case registered without the automatic discovery (the tests start it themselves)."""
         data = {"classification": "confirmed", "onset_date": ONSET, "result_at": at(0, 2), **data}
-        return services.register_case(self.epi, person or self.case_person, data)
+        return services.register_case(self.epi, person or self.case_person, data, trace=False)
 
     def traced(self):
         case = self.register()
@@ -265,6 +266,15 @@ class TrajectoryTests(TracingApiTestCase):
 
 
 class TraceJobTests(TracingApiTestCase):
+    def test_registering_a_case_starts_discovery(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            case = services.register_case(self.epi, self.case_person, {
+                "classification": "confirmed", "onset_date": ONSET, "result_at": at(0, 2)})
+        case.refresh_from_db()
+        self.assertIsNotNone(case.trace_job_id)
+        self.assertEqual(case.trace_job.status, "succeeded")
+        self.assertIsNotNone(case.traced_at)
+
     def test_trace_runs_as_a_job_with_progress(self):
         case = self.register()
         with self.captureOnCommitCallbacks(execute=True):
