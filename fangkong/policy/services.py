@@ -283,6 +283,7 @@ def copy_pack(user, pack: PolicyPack, *, name: str, code: str) -> PolicyPack:
     copy = PolicyPack.objects.create(
         code=code, name=name, description=pack.description, effective_from=pack.effective_from,
         lookback_days=pack.lookback_days, contact_window_days=pack.contact_window_days, copied_from=pack,
+        status_rules=pack.status_rules, contact_rules=pack.contact_rules, zone_rules=pack.zone_rules,
         created_by=user,
     )
     for rule in pack.rules.all():
