@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from fangkong.core.forms import style_fields
 
 from .choices import STAGE_ORDER, RiskLevel
-from .models import PolicyRule
+from .models import PolicyPack, PolicyRule
 
 DAY_LIST_SPLIT = re.compile(r"[\s,，、;；]+")
 
@@ -154,6 +154,113 @@ class RuleForm(forms.Form):
                 "followup_hours": data["followup_hours"], "pickup_required": data["pickup_required"],
                 "instructions": data["instructions"]}
 
+
+
+def _level_label(level: str) -> str:
+    return str(RiskLevel(level).label) if level in RiskLevel.values else str(level)
+
+
+class TracingRulesForm(forms.Form):
+    """How an editable pack traces: the window, the contact rule per venue type, the zone lift rules.
+
+    A venue type without a rule of its own follows the default: its row
+    starts with the default's values, and only a row HQ changes (or one that
+    had a rule already) is sent as its own rule. The service then keeps only
+    the rules that differ from the default. Field names are the keys of the
+    service's errors: ``contact_<code>_close_minutes``, ``zone_<level>_then`` ….
+    """
+
+    contact_window_days = forms.IntegerField(
+        label=_("密接追溯天数（发病前）"), min_value=1, max_value=14,
+        help_text=_("从病例发病（无症状感染者为采样）前几天起追溯其接触者，1 到 14 天。"))
+
+    def __init__(self, *args, pack: PolicyPack, venue_types, **kwargs):
+        self.pack = pack
+        self.venue_types = list(venue_types)
+        rules = pack.contact_rules or {}
+        self.explicit = {code for code in rules if code != "default"}
+        self.levels = list((pack.zone_rules or {}).get("levels") or [])
+        kwargs.setdefault("initial", self.initial_for(pack, self.venue_types))
+        super().__init__(*args, **kwargs)
+        for code, name in [("default", _("其他场所（默认）")), *((t.code, t.name) for t in self.venue_types)]:
+            self.fields[f"contact_{code}_close_minutes"] = forms.IntegerField(
+                label=_("%(name)s：重叠满多少分钟为密接") % {"name": name}, min_value=1, max_value=600,
+                required=False, widget=forms.NumberInput(attrs={"placeholder": _("不判密接")}))
+            self.fields[f"contact_{code}_companion"] = forms.BooleanField(
+                label=_("%(name)s：判定时空伴随者") % {"name": name}, required=False)
+        for index, level in enumerate(self.levels):
+            label = _level_label(level)
+            self.fields[f"zone_{level}_lift_days"] = forms.IntegerField(
+                label=_("%(level)s：连续无新增感染者多少天解除") % {"level": label}, min_value=1, max_value=60,
+                required=False, widget=forms.NumberInput(attrs={"placeholder": _("不按天数")}))
+            self.fields[f"zone_{level}_test_within_days"] = forms.IntegerField(
+                label=_("%(level)s：解除前多少天内全员核酸阴性") % {"level": label}, min_value=1, max_value=14,
+                required=False, widget=forms.NumberInput(attrs={"placeholder": _("不要求")}))
+            self.fields[f"zone_{level}_then"] = forms.ChoiceField(
+                label=_("%(level)s：解除后转为") % {"level": label}, required=False,
+                choices=[("", _("—（不转为其他等级）")), *((lower, _level_label(lower))
+                                                      for lower in self.levels[index + 1:])])
+        style_fields(self)
+
+    @staticmethod
+    def initial_for(pack: PolicyPack, venue_types) -> dict:
+        rules = pack.contact_rules or {}
+        default = rules.get("default") or {"close_minutes": None, "companion": True}
+        initial = {"contact_window_days": pack.contact_window_days}
+        for code in ["default", *(t.code for t in venue_types)]:
+            rule = rules.get(code) or default
+            initial[f"contact_{code}_close_minutes"] = rule.get("close_minutes")
+            initial[f"contact_{code}_companion"] = bool(rule.get("companion", True))
+        zones = pack.zone_rules or {}
+        for level in zones.get("levels") or []:
+            rule = zones.get(level) or {}
+            initial[f"zone_{level}_lift_days"] = rule.get("lift_days")
+            initial[f"zone_{level}_test_within_days"] = rule.get("test_within_days")
+            initial[f"zone_{level}_then"] = rule.get("then") or ""
+        return initial
+
+    @property
+    def contact_rows(self) -> list[dict]:
+        rows = [{"code": "default", "name": _("其他场所（默认）"), "dwell": None, "default": True}]
+        rows += [{"code": t.code, "name": t.name, "dwell": t.dwell_minutes, "explicit": t.code in self.explicit}
+                 for t in self.venue_types]
+        for row in rows:
+            row["close"] = self[f"contact_{row['code']}_close_minutes"]
+            row["companion"] = self[f"contact_{row['code']}_companion"]
+        return rows
+
+    @property
+    def zone_rows(self) -> list[dict]:
+        return [{"level": level, "label": _level_label(level),
+                 "fields": [self[f"zone_{level}_{name}"] for name in ("lift_days", "test_within_days", "then")]}
+                for level in self.levels]
+
+    def _contact_rule(self, code: str) -> dict:
+        data = self.cleaned_data
+        return {"close_minutes": data.get(f"contact_{code}_close_minutes"),
+                "companion": bool(data.get(f"contact_{code}_companion"))}
+
+    def service_data(self) -> dict:
+        """The dict services.update_tracing_rules takes."""
+        from fangkong.venues.models import VenueType
+
+        changed = set(self.changed_data)
+        contact = {"default": self._contact_rule("default")}
+        for venue_type in self.venue_types:
+            code = venue_type.code
+            if code in self.explicit or {f"contact_{code}_close_minutes", f"contact_{code}_companion"} & changed:
+                contact[code] = self._contact_rule(code)
+        # Rules of venue types not on the form (no longer in use) are kept as they are.
+        hidden = self.explicit - {t.code for t in self.venue_types}
+        for code in VenueType.objects.filter(code__in=hidden).values_list("code", flat=True):
+            contact[code] = self.pack.contact_rules[code]
+        zones = {"levels": self.levels}
+        for level in self.levels:
+            zones[level] = {"lift_days": self.cleaned_data.get(f"zone_{level}_lift_days"),
+                            "test_within_days": self.cleaned_data.get(f"zone_{level}_test_within_days"),
+                            "then": self.cleaned_data.get(f"zone_{level}_then") or ""}
+        return {"contact_window_days": self.cleaned_data["contact_window_days"], "contact_rules": contact,
+                "zone_rules": zones}
 
 class ActivateForm(forms.Form):
     reason = forms.CharField(label=_("启用事由"), min_length=2, max_length=500,

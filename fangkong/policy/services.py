@@ -357,6 +357,156 @@ def update_rule(user, rule: PolicyRule, data: dict) -> PolicyRule:
     return rule
 
 
+
+# Tracing rules (contact_window_days, contact_rules, zone_rules) ----------------------------------------
+CONTACT_WINDOW_DAYS = (1, 14)
+CLOSE_MINUTES = (1, 600)
+LIFT_DAYS = (1, 60)
+TEST_WITHIN_DAYS = (1, 14)
+
+
+def _whole_number(value, bounds: tuple[int, int]) -> int | None:
+    """VALUE as an int inside BOUNDS (blank -> None); ValueError when it is not one."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    number = int(value)
+    if not bounds[0] <= number <= bounds[1]:
+        raise ValueError(value)
+    return number
+
+
+def _clean_contact_rules(rules, errors: dict) -> dict:
+    """{"default": {...}, "<venue type code>": {...}}: minutes 1–600 or none, companion yes/no.
+
+    A venue type whose rule is the default's is dropped: only the differences are stored.
+    """
+    from fangkong.venues.models import VenueType
+
+    if not isinstance(rules, dict) or not isinstance(rules.get("default"), dict):
+        errors["contact_rules"] = _("密接判定规则须包含默认规则。")
+        return {}
+    order = {code: index for index, code in enumerate(
+        VenueType.objects.filter(code__in=[c for c in rules if c != "default"])
+        .order_by("sort_order", "code").values_list("code", flat=True))}
+    unknown = [code for code in rules if code != "default" and code not in order]
+    if unknown:
+        errors["contact_rules"] = _("未知的场所类型：%(codes)s。") % {"codes": "、".join(map(str, unknown))}
+    cleaned = {}
+    for code in ["default", *sorted(order, key=order.get)]:
+        spec = rules[code]
+        if not isinstance(spec, dict):
+            errors[f"contact_{code}_close_minutes"] = _("规则格式无效。")
+            continue
+        try:
+            close = _whole_number(spec.get("close_minutes"), CLOSE_MINUTES)
+        except (TypeError, ValueError):
+            errors[f"contact_{code}_close_minutes"] = _("近距离接触分钟数须为1到600之间的整数，留空表示不判密接。")
+            close = None
+        companion = spec.get("companion", True)
+        if not isinstance(companion, bool):
+            errors[f"contact_{code}_companion"] = _("是否判定时空伴随者须为是或否。")
+        cleaned[code] = {"close_minutes": close, "companion": companion}
+    default = cleaned["default"]
+    return {code: rule for code, rule in cleaned.items() if code == "default" or rule != default}
+
+
+def _clean_zone_rules(pack: PolicyPack, rules, errors: dict) -> dict:
+    """The pack's levels (unchanged) and per level: lift days 1–60, test days 1–14, a lower level or none."""
+    levels = list((pack.zone_rules or {}).get("levels") or [])
+    if not isinstance(rules, dict):
+        errors["zone_rules"] = _("管控区域规则格式无效。")
+        return {}
+    if "levels" in rules and list(rules["levels"] or []) != levels:
+        errors["zone_rules"] = _("管控区域的等级不能修改，只能修改各等级的解除规则。")
+        return {}
+    unknown = [key for key in rules if key != "levels" and key not in levels]
+    missing = [level for level in levels if not isinstance(rules.get(level), dict)]
+    if unknown or missing:
+        errors["zone_rules"] = _("管控区域规则须且只须包含本策略的等级：%(levels)s。") % {
+            "levels": "、".join(_level_label(level) for level in levels)}
+        return {}
+    cleaned = {"levels": levels}
+    for index, level in enumerate(levels):
+        spec, prefix = rules[level], f"zone_{level}"
+        values = {}
+        for name, bounds, message in (
+            ("lift_days", LIFT_DAYS, _("解除天数须为1到60之间的整数，留空表示不按天数解除。")),
+            ("test_within_days", TEST_WITHIN_DAYS, _("核酸检测天数须为1到14之间的整数，可留空。")),
+        ):
+            try:
+                values[name] = _whole_number(spec.get(name), bounds)
+            except (TypeError, ValueError):
+                errors[f"{prefix}_{name}"] = message
+                values[name] = None
+        if values["test_within_days"] and not values["lift_days"] and f"{prefix}_lift_days" not in errors:
+            errors[f"{prefix}_test_within_days"] = _("填写了解除前检测天数，请同时填写解除天数。")
+        then = spec.get("then") or ""
+        if then and then not in levels:
+            errors[f"{prefix}_then"] = _("解除后转为的等级须是本策略的等级。")
+        elif then and levels.index(then) <= index:
+            errors[f"{prefix}_then"] = _("解除后转为的等级须低于%(level)s。") % {"level": _level_label(level)}
+        cleaned[level] = {**values, "then": then}
+    return cleaned
+
+
+def _level_label(level: str) -> str:
+    return str(RiskLevel(level).label) if level in RiskLevel.values else str(level)
+
+
+def _tracing_snapshot(pack: PolicyPack) -> dict:
+    """Flat, for the audit trail: the window, each contact rule (None = follows the default), each zone field."""
+    snapshot = {"contact_window_days": pack.contact_window_days}
+    for code, rule in (pack.contact_rules or {}).items():
+        snapshot[f"contact_rules.{code}"] = rule
+    zones = pack.zone_rules or {}
+    snapshot["zone_rules.levels"] = zones.get("levels") or []
+    for level in zones.get("levels") or []:
+        for name, value in (zones.get(level) or {}).items():
+            snapshot[f"zone_rules.{level}.{name}"] = value
+    return snapshot
+
+
+@transaction.atomic
+def update_tracing_rules(user, pack: PolicyPack, data: dict) -> PolicyPack:
+    """Change how contacts are judged and zones lifted on an editable pack.
+
+    DATA may hold ``contact_window_days``, ``contact_rules`` and ``zone_rules``
+    (each replaced as a whole; the zone levels themselves cannot change).
+    Errors are keyed as the tracing rules form names its fields.
+    """
+    _require(user, "policy.change_policypack")
+    current = PolicyPack.objects.select_for_update().filter(pk=pack.pk).first()
+    if current is None or not pack.editable or not current.editable:
+        raise ValidationError(_("启用中的策略不能直接修改，请先复制为新策略再编辑。"))
+    errors: dict = {}
+    values = {}
+    if "contact_window_days" in data:
+        try:
+            values["contact_window_days"] = _whole_number(data["contact_window_days"], CONTACT_WINDOW_DAYS)
+        except (TypeError, ValueError):
+            values["contact_window_days"] = None
+        if values["contact_window_days"] is None:
+            errors["contact_window_days"] = _("密接追溯天数须为1到14之间的整数。")
+    if "contact_rules" in data:
+        values["contact_rules"] = _clean_contact_rules(data["contact_rules"], errors)
+    if "zone_rules" in data:
+        values["zone_rules"] = _clean_zone_rules(current, data["zone_rules"], errors)
+    if errors:
+        raise ValidationError(errors)
+    before = _tracing_snapshot(current)
+    for name, value in values.items():
+        setattr(current, name, value)
+        setattr(pack, name, value)
+    current.save(update_fields=[*values, "updated_at"])
+    pack.updated_at = current.updated_at
+    # A contact rule dropped (the type now follows the default) shows as [old, None].
+    changes = diff(before, {**dict.fromkeys(before), **_tracing_snapshot(current)})
+    if changes:
+        record_event(user, AuditAction.UPDATE, pack, changes=changes)
+    return pack
+
 # Risk areas --------------------------------------------------------------------------------------
 def _risk_snapshot(area: RiskArea) -> dict:
     return {"place_code": area.place_code, "township": area.township, "level": area.level,

@@ -16,6 +16,7 @@ from fangkong.audit.choices import AuditAction
 from fangkong.audit.models import AuditEvent
 from fangkong.core.pagination import paginate
 from fangkong.people.identity import mask_name
+from fangkong.venues.models import VenueType
 
 from . import imports, places, services
 from .choices import SEVERITY, STAGE_ORDER, Category, Measure, RiskLevel, Stage
@@ -27,6 +28,7 @@ from .forms import (
     LiftForm,
     RiskAreaForm,
     RuleForm,
+    TracingRulesForm,
     attach_errors,
 )
 from .models import PolicyPack, PolicyRule, RiskArea
@@ -238,6 +240,40 @@ def rule_rows(pack: PolicyPack) -> list[dict]:
     return rows
 
 
+def contact_rule_rows(pack: PolicyPack) -> list[dict]:
+    """The pack's contact rules for display: the venue types with a rule of their own, then the default."""
+    rules = pack.contact_rules or {}
+    codes = [code for code in rules if code != "default"]
+    types = {t.code: t for t in VenueType.objects.filter(code__in=codes)}
+    order = sorted(codes, key=lambda code: (code not in types, types[code].sort_order if code in types else 0, code))
+    rows = [{"code": code, "name": types[code].name if code in types else code,
+             "dwell": types[code].dwell_minutes if code in types else None, **_rule_cells(rules[code])}
+            for code in order]
+    default = rules.get("default") or {"close_minutes": None, "companion": True}
+    rows.append({"code": "default", "name": _("其他场所（默认）"), "dwell": None, "default": True,
+                 **_rule_cells(default)})
+    return rows
+
+
+def _rule_cells(rule) -> dict:
+    rule = rule if isinstance(rule, dict) else {}
+    return {"close_minutes": rule.get("close_minutes"), "companion": bool(rule.get("companion", True))}
+
+
+def zone_rule_rows(pack: PolicyPack) -> list[dict]:
+    """The pack's zone levels, most severe first, with when each is lifted and what it becomes."""
+    zones = pack.zone_rules or {}
+    labels = dict(RiskLevel.choices)
+    rows = []
+    for level in zones.get("levels") or []:
+        rule = zones.get(level) if isinstance(zones.get(level), dict) else {}
+        then = rule.get("then") or ""
+        rows.append({"level": level, "label": labels.get(level, level), "lift_days": rule.get("lift_days"),
+                     "test_within_days": rule.get("test_within_days"), "then": then,
+                     "then_label": labels.get(then, then)})
+    return rows
+
+
 def _missing_categories(pack: PolicyPack) -> list[str]:
     present = {r.category for r in pack.rules.all()}
     return [label for value, label in Category.choices if value not in present]
@@ -264,6 +300,7 @@ def pack_detail(request, pk):
     history = AuditEvent.objects.filter(object_type="policy.policypack", object_id=str(pack.pk)).order_by("-id")[:20]
     return render(request, "policy/pack_detail.html", {
         "pack": pack, "rules": rule_rows(pack), "missing": _missing_categories(pack), "history": history,
+        "contact_rules": contact_rule_rows(pack), "zone_rules": zone_rule_rows(pack),
         "can_copy": request.user.has_perm("policy.add_policypack"),
         "can_edit": pack.editable and request.user.has_perm("policy.change_policypack"),
         "can_activate": pack.editable and request.user.has_perm("policy.activate_policypack"),
@@ -304,6 +341,27 @@ def rule_edit(request, pk):
             return redirect("policy:pack_detail", pk=rule.pack_id)
     return render(request, "policy/rule_form.html", {"form": form, "rule": rule, "pack": rule.pack,
                                                      "stage_order": STAGE_ORDER})
+
+
+@permission_required("policy.change_policypack", raise_exception=True)
+def tracing_rules_edit(request, pk):
+    """The pack's contact window, contact rules per venue type and zone lift rules (editable packs only)."""
+    pack = _get_pack(request, pk, "change")
+    if not pack.editable:
+        messages.warning(request, _("启用中的策略不能直接修改，请先复制为新策略再编辑。"))
+        return redirect("policy:pack_detail", pk=pack.pk)
+    venue_types = VenueType.objects.filter(is_active=True).order_by("sort_order", "code")
+    form = TracingRulesForm(request.POST or None, pack=pack, venue_types=venue_types)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_tracing_rules(request.user, pack, form.service_data())
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, _("已保存“%(name)s”的流调规则。") % {"name": pack.name})
+            return redirect("policy:pack_detail", pk=pack.pk)
+    return render(request, "policy/tracing_rules_form.html", {"form": form, "pack": pack},
+                  status=400 if form.errors else 200)
 
 
 def _summary_message(pack, summary: dict) -> str:

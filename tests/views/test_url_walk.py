@@ -93,6 +93,7 @@ class UrlWalkTests(WorldTestCase):
             "policy:risk_area_lift": {"pk": risk_area.pk},
             "policy:pack_detail": {"pk": pack.pk}, "policy:pack_copy": {"pk": pack.pk},
             "policy:pack_activate": {"pk": pack.pk}, "policy:rule_edit": {"pk": pack.rules.first().pk},
+            "policy:tracing_rules_edit": {"pk": pack.pk},
             "venues:detail": {"pk": venue_a.pk}, "venues:edit": {"pk": venue_a.pk},
             "venues:reissue": {"pk": venue_a.pk}, "venues:poster": {"pk": venue_a.pk},
             "venues:poster_print": {"pk": venue_a.pk},
