@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models.expressions import Col
 
 from fangkong.people.models import Person
 from fangkong.venues.models import CheckIn, Venue
@@ -118,16 +117,19 @@ def presences(indexes: list[Index]) -> dict[int, list[Presence]]:
     for ix in indexes:
         by_person.setdefault(ix.person_id, []).append(ix)
     people = list(by_person)
+    table, at, venue, person = _checkin_columns()
+    adapt = connection.ops.adapt_datetimefield_value
     for offset in range(0, len(people), PEOPLE_PER_QUERY):
         chunk = people[offset:offset + PEOPLE_PER_QUERY]
         group = [ix for pid in chunk for ix in by_person[pid]]
         lo, hi = min(ix.start for ix in group), max(ix.end for ix in group)
-        rows = (CheckIn.objects.filter(person_id__in=chunk, scanned_at__gte=lo, scanned_at__lte=hi)
-                .order_by().values_list("person_id", "venue_id", "scanned_at"))
-        for person_id, venue_id, at in rows:
+        marks = ", ".join(["%s"] * len(chunk))
+        sql = (f"SELECT {person}, {venue}, {at} FROM {table} "
+               f"WHERE {person} IN ({marks}) AND {at} >= %s AND {at} <= %s")
+        for person_id, venue_id, value in _fetch(sql, [*chunk, adapt(lo), adapt(hi)], time_column=2):
             for ix in by_person[person_id]:
-                if ix.start <= at <= ix.end:
-                    found[ix.key].append(Presence(venue_id, at, at, "scan"))
+                if ix.start <= value <= ix.end:
+                    found[ix.key].append(Presence(venue_id, value, value, "scan"))
     return found
 
 
@@ -158,29 +160,65 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
             else:
                 match = (start - info.dwell, end)
             seeks.append((key, start, end, p.venue_id, *match, *(close_range or (None, None))))
-    links: list[Link] = []
+    found_links: dict[tuple[int, int], Link] = {}
+    zero = timedelta(0)
     for offset in range(0, len(seeks), SEEKS_PER_STATEMENT):
         batch = seeks[offset:offset + SEEKS_PER_STATEMENT]
-        case_times = {}  # seek number -> its presence as text, the same for every row it finds
         for number, person_id, at, close_flag in _run_seeks(batch, index_of):
             key, start, end, venue_id = batch[number][:4]
             info = venues[venue_id]
-            if number not in case_times:
-                case_times[number] = (start.isoformat(), end.isoformat())
-            case_from, case_to = case_times[number]
             other_end = at + info.dwell
-            first, last = max(start, at), min(end, other_end)
-            overlap = max(timedelta(0), last - first)
-            kind = ContactKind.CLOSE if close_flag else ContactKind.COMPANION
-            links.append(Link(key, person_id, kind, first, max(first, last), [{
+            first = start if start > at else at
+            last = end if end < other_end else other_end
+            overlap = last - first if last > first else zero
+            item = {
                 "rule": Rule.VENUE_CLOSE if close_flag else Rule.VENUE_COMPANION,
-                "venue_id": venue_id, "venue": info.name,
-                "case_from": case_from, "case_to": case_to,
-                "contact_from": at.isoformat(), "contact_to": other_end.isoformat(),
-                "overlap_minutes": int(overlap.total_seconds() // 60),
+                "venue_id": venue_id, "venue": info.name, "case_from": start, "case_to": end,
+                "contact_from": at, "contact_to": other_end, "overlap_minutes": int(overlap.total_seconds() // 60),
                 "close_minutes": info.rule.close_minutes,
-            }]))
-    return links
+            }
+            kind = ContactKind.CLOSE if close_flag else ContactKind.COMPANION
+            last = last if last > first else first
+            link = found_links.get((key, person_id))
+            if link is None:
+                found_links[(key, person_id)] = Link(key, person_id, kind, first, last, [item])
+            else:
+                if close_flag:
+                    link.kind = ContactKind.CLOSE
+                if first < link.first:
+                    link.first = first
+                if last > link.last:
+                    link.last = last
+                link.evidence.append(item)
+    return list(found_links.values())
+
+
+def _checkin_columns() -> tuple[str, str, str, str]:
+    ops, meta = connection.ops, CheckIn._meta
+    return (ops.quote_name(meta.db_table),
+            *(ops.quote_name(meta.get_field(name).column) for name in ("scanned_at", "venue", "person")))
+
+
+def _fetch(sql: str, params: list, time_column: int) -> list[tuple]:
+    """Run SQL and return its rows with the TIME_COLUMN as an aware datetime, as the ORM would give it.
+
+    SQLite stores UTC text: parsed here directly (the ORM's converters cost
+    more than the query at a million rows); other backends return datetimes.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor != "sqlite":
+        return rows
+    def aware(value):  # text, or a naive datetime where sqlite3 knew the column's declared type
+        return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
+
+    return [(*row[:time_column], aware(row[time_column]), *row[time_column + 1:]) for row in rows]
+
+
+def jsonable(evidence: list[dict]) -> list[dict]:
+    """Evidence as stored (JSON): the times of co-presence as ISO strings."""
+    return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in item.items()} for item in evidence]
 
 
 def _run_seeks(batch, index_of) -> list[tuple]:
@@ -193,12 +231,8 @@ def _run_seeks(batch, index_of) -> list[tuple]:
     """
     if not batch:
         return []
-    ops = connection.ops
-    meta = CheckIn._meta
-    field = meta.get_field("scanned_at")
-    table = ops.quote_name(meta.db_table)
-    at, venue, person = (ops.quote_name(meta.get_field(name).column) for name in ("scanned_at", "venue", "person"))
-    adapt = ops.adapt_datetimefield_value
+    table, at, venue, person = _checkin_columns()
+    adapt = connection.ops.adapt_datetimefield_value
     parts, params = [], []
     for number, (key, _start, _end, venue_id, lo, hi, close_lo, close_hi) in enumerate(batch):
         close = "0"
@@ -208,19 +242,7 @@ def _run_seeks(batch, index_of) -> list[tuple]:
         parts.append(f"SELECT {number:d}, {person}, {at}, {close} FROM {table} "
                      f"WHERE {venue} = %s AND {at} >= %s AND {at} <= %s AND {person} <> %s")
         params += [venue_id, adapt(lo), adapt(hi), index_of[key].person_id]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
-    column = Col(meta.db_table, field)
-    converters = [*ops.get_db_converters(column), *field.get_db_converters(connection)]
-    if not converters:
-        return rows
-    converted = []
-    for number, person_id, value, close_flag in rows:
-        for convert in converters:
-            value = convert(value, column, connection)
-        converted.append((number, person_id, value, close_flag))
-    return converted
+    return _fetch(" UNION ALL ".join(parts), params, time_column=2)
 
 
 def households(indexes: list[Index], kind: str) -> list[Link]:
@@ -257,14 +279,17 @@ def workplaces(indexes: list[Index], kind: str) -> list[Link]:
 
 
 def merge(links: Iterable[Link]) -> dict[tuple[int, int], Link]:
-    """One link per (key, person): the highest kind, the earliest first and latest last exposure, all evidence."""
+    """One link per (key, person): the highest kind, the earliest first and latest last exposure, all evidence.
+
+    The links are the engine's own, fresh from one discovery: the first of each slot is kept and grows.
+    """
     merged: dict[tuple[int, int], Link] = {}
     for link in links:
         slot = (link.key, link.person_id)
         if slot in merged:
             merged[slot].absorb(link)
         else:
-            merged[slot] = Link(link.key, link.person_id, link.kind, link.first, link.last, list(link.evidence))
+            merged[slot] = link
     return merged
 
 

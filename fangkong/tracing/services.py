@@ -279,7 +279,7 @@ def trace_case(case: Case, user=None, now=None, progress=None) -> dict:
                 continue
             contact = existing.get(pid)
             manual_evidence = [e for e in (contact.evidence if contact else []) if e["rule"] == Rule.INTERVIEW]
-            evidence = manual_evidence + link.evidence
+            evidence = manual_evidence + engine.jsonable(link.evidence)
             values = {
                 "found_kind": link.kind, "evidence": evidence, "summary": _summary(evidence, secondary)[:200],
                 "first_exposure": link.first, "last_exposure": link.last, "is_case": pid in case_people,
