@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -32,6 +32,7 @@ from .choices import KIND_RANK, ContactKind, Rule
 # SQLite allows 500 terms in a compound SELECT; stay well below it.
 SEEKS_PER_STATEMENT = 200
 PEOPLE_PER_QUERY = 500
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,14 @@ def presences(indexes: list[Index]) -> dict[int, list[Presence]]:
     for ix in indexes:
         by_person.setdefault(ix.person_id, []).append(ix)
     people = list(by_person)
-    table, at, venue, person = _checkin_columns()
+    table, at, venue, person, selected = _checkin_columns()
     adapt = connection.ops.adapt_datetimefield_value
     for offset in range(0, len(people), PEOPLE_PER_QUERY):
         chunk = people[offset:offset + PEOPLE_PER_QUERY]
         group = [ix for pid in chunk for ix in by_person[pid]]
         lo, hi = min(ix.start for ix in group), max(ix.end for ix in group)
         marks = ", ".join(["%s"] * len(chunk))
-        sql = (f"SELECT {person}, {venue}, {at} FROM {table} "
+        sql = (f"SELECT {person}, {venue}, {selected} FROM {table} "
                f"WHERE {person} IN ({marks}) AND {at} >= %s AND {at} <= %s")
         for person_id, venue_id, value in _fetch(sql, [*chunk, adapt(lo), adapt(hi)], time_column=2):
             for ix in by_person[person_id]:
@@ -164,18 +165,20 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
     zero = timedelta(0)
     for offset in range(0, len(seeks), SEEKS_PER_STATEMENT):
         batch = seeks[offset:offset + SEEKS_PER_STATEMENT]
+        # Per seek, what every row it finds shares.
+        shared = [(key, start, end, venue_id, venues[venue_id].dwell, venues[venue_id].name,
+                   venues[venue_id].rule.close_minutes) for key, start, end, venue_id, *_rest in batch]
         for number, person_id, at, close_flag in _run_seeks(batch, index_of):
-            key, start, end, venue_id = batch[number][:4]
-            info = venues[venue_id]
-            other_end = at + info.dwell
+            key, start, end, venue_id, dwell, name, close_minutes = shared[number]
+            other_end = at + dwell
             first = start if start > at else at
             last = end if end < other_end else other_end
             overlap = last - first if last > first else zero
             item = {
                 "rule": Rule.VENUE_CLOSE if close_flag else Rule.VENUE_COMPANION,
-                "venue_id": venue_id, "venue": info.name, "case_from": start, "case_to": end,
-                "contact_from": at, "contact_to": other_end, "overlap_minutes": int(overlap.total_seconds() // 60),
-                "close_minutes": info.rule.close_minutes,
+                "venue_id": venue_id, "venue": name, "case_from": start, "case_to": end,
+                "contact_from": at, "contact_to": other_end, "overlap_minutes": overlap // MINUTE,
+                "close_minutes": close_minutes,
             }
             kind = ContactKind.CLOSE if close_flag else ContactKind.COMPANION
             last = last if last > first else first
@@ -193,27 +196,29 @@ def co_presence(indexes: list[Index], rules: RuleSet, *, close_only: bool = Fals
     return list(found_links.values())
 
 
-def _checkin_columns() -> tuple[str, str, str, str]:
+def _checkin_columns() -> tuple[str, str, str, str, str]:
+    """Table and columns of CheckIn, and the scan time as selected (raw text on SQLite, see _fetch)."""
     ops, meta = connection.ops, CheckIn._meta
-    return (ops.quote_name(meta.db_table),
-            *(ops.quote_name(meta.get_field(name).column) for name in ("scanned_at", "venue", "person")))
+    table = ops.quote_name(meta.db_table)
+    at, venue, person = (ops.quote_name(meta.get_field(name).column) for name in ("scanned_at", "venue", "person"))
+    selected = f"CAST({at} AS TEXT)" if connection.vendor == "sqlite" else at
+    return table, at, venue, person, selected
 
 
 def _fetch(sql: str, params: list, time_column: int) -> list[tuple]:
     """Run SQL and return its rows with the TIME_COLUMN as an aware datetime, as the ORM would give it.
 
-    SQLite stores UTC text: parsed here directly (the ORM's converters cost
-    more than the query at a million rows); other backends return datetimes.
+    SQLite stores UTC text, selected as text (no sqlite3 converter) and parsed
+    here directly: the ORM's converters cost more than the query at a million
+    rows. Other backends return aware datetimes.
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if connection.vendor != "sqlite":
         return rows
-    def aware(value):  # text, or a naive datetime where sqlite3 knew the column's declared type
-        return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
-
-    return [(*row[:time_column], aware(row[time_column]), *row[time_column + 1:]) for row in rows]
+    parse = datetime.fromisoformat  # "+00:00" appended: aware in one step, cheaper than replace(tzinfo=)
+    return [(*row[:time_column], parse(row[time_column] + "+00:00"), *row[time_column + 1:]) for row in rows]
 
 
 def jsonable(evidence: list[dict]) -> list[dict]:
@@ -231,7 +236,7 @@ def _run_seeks(batch, index_of) -> list[tuple]:
     """
     if not batch:
         return []
-    table, at, venue, person = _checkin_columns()
+    table, at, venue, person, selected = _checkin_columns()
     adapt = connection.ops.adapt_datetimefield_value
     parts, params = [], []
     for number, (key, _start, _end, venue_id, lo, hi, close_lo, close_hi) in enumerate(batch):
@@ -239,7 +244,7 @@ def _run_seeks(batch, index_of) -> list[tuple]:
         if close_lo is not None:
             close = f"CASE WHEN {at} >= %s AND {at} <= %s THEN 1 ELSE 0 END"
             params += [adapt(close_lo), adapt(close_hi)]
-        parts.append(f"SELECT {number:d}, {person}, {at}, {close} FROM {table} "
+        parts.append(f"SELECT {number:d}, {person}, {selected}, {close} FROM {table} "
                      f"WHERE {venue} = %s AND {at} >= %s AND {at} <= %s AND {person} <> %s")
         params += [venue_id, adapt(lo), adapt(hi), index_of[key].person_id]
     return _fetch(" UNION ALL ".join(parts), params, time_column=2)
