@@ -431,6 +431,19 @@ def run_dispatch_job(job, progress, case_id: int, user_id: int | None = None) ->
             **result}
 
 
+def confirm_all(user, case: Case, contacts, request=None) -> int:
+    """全部确认: the proposed CONTACTS of CASE (a scoped queryset) confirmed in one statement, one audit row."""
+    _require(user, "tracing.change_contact")
+    now = timezone.now()
+    ids = list(contacts.filter(case=case, status=ContactStatus.PROPOSED).values_list("pk", flat=True))
+    done = Contact.objects.filter(pk__in=ids, status=ContactStatus.PROPOSED).update(
+        status=ContactStatus.CONFIRMED, reviewed_by=user, reviewed_at=now, review_note=_("批量确认"))
+    if done:
+        record_event(user, AuditAction.UPDATE, case, request=request, reason=_("批量确认密接"),
+                     changes={"confirmed": ["", str(done)]})
+    return done
+
+
 def dispatch(user, case: Case, request=None, progress=None) -> dict:
     """Every confirmed contact of CASE gets the active pack's measure and a task to their grid worker."""
     _require(user, "tracing.change_contact")

@@ -272,6 +272,10 @@ class ContactWorkTests(Outbreak):
         self.client.post(reverse("tracing:contacts", args=[case.pk]), {"kind": "close"})
         statuses = dict(case.contacts.values_list("person__name", "status"))
         self.assertEqual(statuses, {"王五": "confirmed", "同住人": "confirmed", "赵六": "proposed"})
+        # One statement and one audit row on the case, however many contacts.
+        self.assertEqual(AuditEvent.objects.filter(reason="批量确认密接", object_id=str(case.pk)).count(), 1)
+        self.assertEqual(set(case.contacts.filter(status="confirmed").values_list("reviewed_by", flat=True)),
+                         {self.epi.pk})
 
     def test_filters_and_counts(self):
         case = self.register()
