@@ -233,7 +233,8 @@ def run_child(args, engine: str, checkins: int) -> dict:
     out = var_dir / "bench-result.json"
     cmd = [PYTHON, str(Path(__file__).resolve()), "--child", "--engine", engine, "--checkins", str(checkins),
            "--result", str(out), "--expect-db", dbname or str(var_dir / "fangkong.sqlite3")]
-    for name in ("days", "window_days", "n", "warmup", "cases", "outbreak_window_days", "seed", "baseline_cases",
+    for name in ("days", "window_days", "n", "warmup", "cases", "outbreak_window_days", "contact_isolation_hours",
+                 "seed", "baseline_cases",
                  "shape"):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if fill:
@@ -591,12 +592,18 @@ def outbreak(args, meta, rules, rng, baseline) -> dict:
     started = time.perf_counter()
     first = engine.close_and_companions(indexes, rules)
     t_first = time.perf_counter() - started
-    # Secondary contacts: each close contact once, from its earliest first exposure to now.
-    earliest: dict[int, datetime] = {}
-    for (_key, pid), link in first.items():
-        if link.kind == "close" and (pid not in earliest or link.first < earliest[pid]):
-            earliest[pid] = link.first
-    sec_indexes = [engine.Index(pid, pid, at, max(at, now)) for pid, at in earliest.items()]
+    # Secondary contacts: each close contact once, from its earliest first exposure until its isolation:
+    # "now" (not yet isolated, as services.discover has it for contacts not dispatched), or with
+    # --contact-isolation-hours, that many hours after its case was isolated (dispatched in time).
+    earliest: dict[int, tuple[datetime, datetime]] = {}
+    ends = {key: hi for key, _pid, _lo, hi in windows}
+    for (key, pid), link in first.items():
+        if link.kind == "close" and (pid not in earliest or link.first < earliest[pid][0]):
+            isolated = now
+            if args.contact_isolation_hours:
+                isolated = min(now, as_dt(ends[key] + args.contact_isolation_hours * 3600))
+            earliest[pid] = (link.first, isolated)
+    sec_indexes = [engine.Index(pid, pid, at, max(at, end)) for pid, (at, end) in earliest.items()]
     t_sec_start = time.perf_counter()
     second = engine.secondaries(sec_indexes, rules)
     t_second = time.perf_counter() - t_sec_start
@@ -610,6 +617,8 @@ def outbreak(args, meta, rules, rng, baseline) -> dict:
                    f"the pack's: 00:00 {PACK_DAYS_BEFORE} days before onset (onsets in the last 5 days) "
                    "to isolation 12-48 h after the onset day began"),
         "window_days_mean": round(sum(hi - lo for _k, _p, lo, hi in windows) / len(windows) / 86400, 2),
+        "close_contacts_isolated": (f"{args.contact_isolation_hours} h after their case"
+                                    if args.contact_isolation_hours else "not yet: traced until now"),
         "first_level_seconds": round(t_first, 3), "secondaries_seconds": round(t_second, 3),
         "total_seconds": round(total, 3),
         "links": {**by_kind, "distinct_people": len({pid for _k, pid in first}),
@@ -841,6 +850,8 @@ def main():
     parser.add_argument("--shape", choices=sorted(SHAPES), default="handful",
                         help="handful: wide hours, few scan at school/work (default); demo: the demo's routine")
     parser.add_argument("--window-days", type=int, default=14, help="the one case's window")
+    parser.add_argument("--contact-isolation-hours", type=int, default=0,
+                        help="close contacts isolated this many hours after their case (0: traced until now)")
     parser.add_argument("--outbreak-window-days", type=int, default=0,
                         help="a fixed window for the outbreak's cases (0: the pack's window, as discover uses)")
     parser.add_argument("--n", type=int, default=50, help="one-case runs (different index people)")
