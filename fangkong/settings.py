@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "fangkong.declarations",
     "fangkong.venues",
     "fangkong.tracing",
+    "fangkong.testing",
     "fangkong.demo",
 ]
 
