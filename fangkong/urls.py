@@ -17,6 +17,7 @@ urlpatterns = [
     path("venues/", include("fangkong.venues.urls")),
     path("scan/", include("fangkong.venues.scan_urls")),
     path("tracing/", include("fangkong.tracing.urls")),
+    path("testing/", include("fangkong.testing.urls")),
     path("audit/", include("fangkong.audit.urls")),
     path("jobs/", include("fangkong.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

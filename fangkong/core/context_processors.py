@@ -11,7 +11,7 @@ NAVIGATION = [
     ("declarations", _("入返报备"), "declarations:list", "declarations.view_declaration"),
     ("policy", _("防控策略"), "policy:packs", "policy.view_policypack"),
     ("venues", _("场所码"), "venues:list", "venues.view_venue"),
-    ("testing", _("核酸检测"), None, None),
+    ("testing", _("核酸检测"), "testing:index", "testing.view_sample"),
     ("quarantine", _("隔离管控"), None, None),
     ("vaccination", _("疫苗接种"), None, None),
     ("tracing", _("流调溯源"), "tracing:board", "tracing.view_case"),

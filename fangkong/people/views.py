@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from fangkong.audit.models import AuditEvent
 from fangkong.core.jobs import run_now, start_job
 from fangkong.core.pagination import paginate
+from fangkong.testing.services import person_tests
 
 from . import services
 from .filtersets import PersonFilterSet
@@ -73,9 +74,10 @@ def person_detail(request, pk):
     if request.user.has_perm("policy.view_controlorder"):
         orders = [order for order in person.control_orders.select_related("pack") if order.is_open]
     cases = person.cases.restrict(request.user, "view") if request.user.has_perm("tracing.view_case") else ()
+    tests = person_tests(person) if request.user.has_perm("testing.view_sample") else ()
     return render(request, "people/detail.html", {
         "person": person, "reveal_form": RevealForm(), "history": history,
-        "declarations": declarations, "control_orders": orders, "cases": cases,
+        "declarations": declarations, "control_orders": orders, "cases": cases, "tests": tests,
         "key_groups": person.key_groups.all(), "merged_from": person.merged_from.all(),
         "can_reveal": request.user.has_perm("people.reveal_person"),
         "can_change": request.user.has_perm("people.change_person"),

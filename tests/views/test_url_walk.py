@@ -70,6 +70,12 @@ class UrlWalkTests(WorldTestCase):
                                            found_kind="close", summary="与病例同住", evidence=[])
         zone_a = ControlZone.objects.create(name="甲网格封控区", area=w.grid_a, level="sealed", pack=pack)
         cluster_a = Cluster.objects.create(code="JJ-URLWALK", name="甲网格聚集", area=w.grid_a)
+        from fangkong.testing.models import SamplingPoint, SamplingSession, Tube
+
+        point_a = SamplingPoint.objects.create(name="甲网格采样点", area=w.grid_a)
+        session_a = SamplingSession.objects.create(point=point_a, area=w.grid_a, operator=w.grid_a_worker,
+                                                   pool_size=10)
+        tube_a = Tube.objects.create(barcode="URLWALK-T1", session=session_a, area=w.grid_a, capacity=10)
         case_views = ("case", "case_edit", "trajectory", "entry_new", "trace", "contacts", "contact_add",
                       "dispatch", "transfers_export")
         zone_views = ("zone", "zone_edit", "zone_publish", "zone_lift", "zone_round")
@@ -102,6 +108,9 @@ class UrlWalkTests(WorldTestCase):
             **{f"tracing:{name}": {"pk": contact_a.pk} for name in ("contact", "contact_review", "contact_withdraw")},
             **{f"tracing:{name}": {"pk": zone_a.pk} for name in zone_views},
             "tracing:cluster": {"pk": cluster_a.pk},
+            **{f"testing:{name}": {"pk": session_a.pk}
+               for name in ("session", "session_scan", "session_seal", "session_close")},
+            "testing:tube": {"pk": tube_a.pk},
         }
 
     def urls(self):
