@@ -30,6 +30,7 @@ from . import data
 from .arrivals import generate_arrivals
 from .households import DoorPlan, household_size, members
 from .identities import IdentityMaker, local_birthplace, other_birthplace
+from .testing import generate_sampling_points
 from .tracing import generate_outbreak
 from .venues import generate_checkins, generate_venues
 
@@ -392,6 +393,7 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
     progress("venues", 0, 1)
     venues = generate_venues(rng, people=people)
     generate_checkins(rng, venues, days=checkin_days, progress=lambda done, total: progress("checkins", done, total))
+    generate_sampling_points(rng)
     if checkin_days >= 5:
         progress("outbreak", 0, 1)
         generate_outbreak(rng)

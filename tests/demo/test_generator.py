@@ -168,3 +168,12 @@ def test_outbreak_two_linked_cases_dispatched_contacts_and_zones(county):
     assert Task.objects.filter(kind="contact_control").exists()
     assert ControlZone.objects.filter(status="published").count() == 1
     assert ControlZone.objects.filter(status="proposed").exists()
+
+
+@pytest.mark.django_db
+def test_sampling_points_in_every_township(county):
+    from fangkong.areas.models import Area
+    from fangkong.testing.models import SamplingPoint
+
+    townships = Area.objects.filter(level="township")
+    assert {p.area_id[:9] for p in SamplingPoint.objects.all()} == {t.code[:9] for t in townships}
