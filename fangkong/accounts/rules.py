@@ -107,6 +107,15 @@ PERMISSIONS = {
     "testing.add_labresult": hq | has_role(R.LAB_OPERATOR),
     "testing.view_labresult": hq | has_role(R.LAB_OPERATOR, R.EPIDEMIOLOGIST),
     "testing.view_poolfollowup": field_staff | has_role(R.EPIDEMIOLOGIST),
+    # Key-group rosters: kept by departments (分解到部门、细化到人头), read by HQ, areas and supervisors.
+    "testing.view_rosterentry": hq | area_officers | has_role(R.DEPT_OFFICER, R.SUPERVISOR),
+    "testing.add_rosterentry": hq | has_role(R.DEPT_OFFICER),
+    "testing.change_rosterentry": hq | has_role(R.DEPT_OFFICER),
+    # Mass-testing rounds: HQ starts them; field staff account for every resident.
+    "testing.view_testround": field_staff | has_role(R.EPIDEMIOLOGIST, R.SITE_STAFF, R.SUPERVISOR),
+    "testing.add_testround": hq,
+    "testing.change_testround": hq,
+    "testing.add_roundexemption": field_staff,
     "warning.view_signal": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER, R.SUPERVISOR),
     "audit.view_auditevent": auditors,
     "audit.export_auditevent": auditors,

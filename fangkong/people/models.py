@@ -19,6 +19,13 @@ class KeyGroup(models.Model):
     code = models.SlugField(_("代码"), max_length=40, unique=True)
     name = models.CharField(_("名称"), max_length=60, unique=True)
     description = models.TextField(_("说明"), blank=True)
+    # 应检尽检: how often members are tested (every N days), which department answers for the group,
+    # and how members are identified (a roster kept by the department, the register's flag …).
+    test_interval_days = models.PositiveSmallIntegerField(_("检测间隔（天）"), null=True, blank=True,
+                                                          help_text=_("留空表示不定期检测；每周两次填 3"))
+    department = models.ForeignKey("accounts.Organization", verbose_name=_("责任部门"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="key_groups")
+    identified_by = models.CharField(_("人员来源"), max_length=200, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=0)
 

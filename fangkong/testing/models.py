@@ -172,3 +172,112 @@ class PoolFollowup(models.Model):
 
     def __str__(self):
         return f"{self.tube} {self.person_id}"
+
+
+class RosterEntry(models.Model):
+    """A member of a key group (重点人群名单), kept by the responsible department or employer.
+
+    ``next_due`` is when the member must next be sampled (the last sample plus
+    the group's interval), kept by the services so that due and overdue lists
+    are one indexed range read.
+    """
+
+    scope_field = "area_id"
+
+    group = models.ForeignKey("people.KeyGroup", verbose_name=_("重点人群"), on_delete=models.PROTECT,
+                              related_name="roster")
+    person = models.ForeignKey("people.Person", verbose_name=_("人员"), on_delete=models.PROTECT,
+                               related_name="roster_entries")
+    area = models.ForeignKey(Area, verbose_name=_("现住地网格"), on_delete=models.PROTECT, related_name="+")
+    employer = models.CharField(_("工作单位"), max_length=100, blank=True)
+    employer_area = models.ForeignKey(Area, verbose_name=_("单位所在乡镇"), null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("accounts.Organization", verbose_name=_("责任部门"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="roster_entries")
+    is_active = models.BooleanField(_("在册"), default=True)
+    last_sampled_at = models.DateTimeField(_("最近采样时间"), null=True, blank=True)
+    next_due = models.DateField(_("下次应检日期"), null=True, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    added_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("重点人群名单")
+        verbose_name_plural = _("重点人群名单")
+        ordering = ["group", "employer", "person_id"]
+        constraints = [models.UniqueConstraint(fields=["group", "person"], name="roster_once_per_group")]
+        indexes = [
+            models.Index(fields=["group", "is_active", "next_due"], name="roster_due_idx"),
+            models.Index(fields=["department", "is_active", "next_due"], name="roster_dept_due_idx"),
+            models.Index(fields=["person"], name="roster_person_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.group} {self.person_id}"
+
+
+class RoundStatus(models.TextChoices):
+    OPEN = "open", _("进行中")
+    CLOSED = "closed", _("已结束")
+
+
+class TestRound(models.Model):
+    """A mass-testing round (区域核酸筛查) of an area: every resident expected before the deadline."""
+
+    scope_field = "area_id"
+
+    name = models.CharField(_("名称"), max_length=100)
+    area = models.ForeignKey(Area, verbose_name=_("检测区域"), on_delete=models.PROTECT, related_name="+")
+    zone = models.ForeignKey("tracing.ControlZone", verbose_name=_("管控区域"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="test_rounds")
+    number = models.PositiveSmallIntegerField(_("轮次"), default=1)
+    starts_at = models.DateTimeField(_("开始时间"))
+    deadline = models.DateTimeField(_("截止时间"))
+    status = models.CharField(_("状态"), max_length=10, choices=RoundStatus.choices, default=RoundStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("区域核酸检测轮次")
+        verbose_name_plural = _("区域核酸检测轮次")
+        ordering = ["-starts_at", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(deadline__gt=models.F("starts_at")),
+                                              name="round_deadline_after_start")]
+
+    def __str__(self):
+        return self.name
+
+
+class ExemptionReason(models.TextChoices):
+    AWAY = "away", _("外出")
+    BEDRIDDEN = "bedridden", _("卧床（上门采样）")
+    ISOLATED = "isolated", _("已在隔离")
+    OTHER = "other", _("其他")
+
+
+class RoundExemption(models.Model):
+    """Why a resident is not sampled at a point in this round (不漏一人: every one accounted for)."""
+
+    round = models.ForeignKey(TestRound, verbose_name=_("轮次"), on_delete=models.CASCADE, related_name="exemptions")
+    person = models.ForeignKey("people.Person", verbose_name=_("人员"), on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("原因"), max_length=12, choices=ExemptionReason.choices)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    task = models.ForeignKey("tasks.Task", verbose_name=_("上门采样任务"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("记录人"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("未采样原因")
+        verbose_name_plural = _("未采样原因")
+        constraints = [models.UniqueConstraint(fields=["round", "person"], name="exemption_once_per_round")]
+
+    def __str__(self):
+        return f"{self.round_id} {self.person_id} {self.reason}"
