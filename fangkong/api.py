@@ -23,6 +23,8 @@ from fangkong.people.register.api import router as register_router
 from fangkong.policy.api import router as policy_router
 from fangkong.tasks.api import router as tasks_router
 from fangkong.testing.api import router as testing_router
+from fangkong.testing.api_keygroups import router as keygroups_router
+from fangkong.testing.api_rounds import router as rounds_router
 from fangkong.tracing.api import router as tracing_router
 from fangkong.tracing.api_clusters import router as clusters_router
 from fangkong.tracing.api_zones import router as zones_router
@@ -63,6 +65,8 @@ api.add_router("", tracing_router)
 api.add_router("", zones_router)
 api.add_router("", clusters_router)
 api.add_router("", testing_router)
+api.add_router("", keygroups_router)
+api.add_router("", rounds_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()

@@ -15,3 +15,9 @@ urlpatterns = [
     path("results/unmatched/", views.unmatched, name="unmatched"),
     path("tubes/<int:pk>/", views.tube, name="tube"),
 ]
+
+# Key-group schedules and mass-testing rounds keep their own URL lists.
+from .keygroup_urls import urlpatterns as keygroup_patterns  # noqa: E402
+from .round_urls import urlpatterns as round_patterns  # noqa: E402
+
+urlpatterns += keygroup_patterns + round_patterns

@@ -1,0 +1,3 @@
+"""URLs of keygroup_urls (included by testing/urls.py under the testing namespace)."""
+
+urlpatterns = []
