@@ -87,4 +87,8 @@ DEFAULT_STATUS_RULES = {
     "home_isolation": Colour.RED,
     "home_monitoring": Colour.YELLOW,
     "companion": Colour.YELLOW,
+    # From testing: a member of a positive pool stays home until the single re-test; a key-group
+    # member past their test date is restricted until tested.
+    "pool_retest": Colour.RED,
+    "test_overdue": Colour.YELLOW,
 }

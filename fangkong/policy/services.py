@@ -610,6 +610,17 @@ def status_rules(pack: PolicyPack | None) -> dict:
     return {**DEFAULT_STATUS_RULES, **((pack.status_rules or {}) if pack else {})}
 
 
+# What else restricts a person beyond their measures, added by the apps that know it (a pooled positive
+# awaiting its re-test, a key-group test overdue): functions (person, now, rules) returning a list of
+# (colour or None, reason dict or None, moment the answer may change or None).
+STATUS_SOURCES: list = []
+
+
+def register_status_source(func):
+    STATUS_SOURCES.append(func)
+    return func
+
+
 def compute_status(person, now=None) -> tuple[str, list[dict], object]:
     """(colour, reasons, valid_until) from the person's open measures, by the active pack's colour rules."""
     now = now or timezone.now()
@@ -635,6 +646,14 @@ def compute_status(person, now=None) -> tuple[str, list[dict], object]:
                 boundary = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
                 until = boundary if until is None or boundary < until else until
                 break
+    for source in STATUS_SOURCES:
+        for shown, reason, boundary in source(person, now, rules):
+            if shown and reason:
+                reasons.append({**reason, "colour": shown})
+                if COLOUR_RANK[shown] > COLOUR_RANK[colour]:
+                    colour = shown
+            if boundary is not None and (until is None or boundary < until):
+                until = boundary
     return str(colour), reasons, until
 
 

@@ -6,3 +6,10 @@ class TestingConfig(AppConfig):
     name = "fangkong.testing"
     label = "testing"
     verbose_name = _("核酸检测")
+
+    def ready(self):
+        from fangkong.policy.services import register_status_source
+
+        from .status import testing_status
+
+        register_status_source(testing_status)
