@@ -33,11 +33,13 @@ from fangkong.core.tabular import ImportFileError, read_tables, simplified
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
 from fangkong.people.models import Person, document_index
+from fangkong.policy import services as policy
 from fangkong.tasks.choices import TaskStatus
 from fangkong.tasks.services import complete_task, create_task
 from fangkong.warning.choices import Severity
 from fangkong.warning.services import raise_signal
 
+from . import schedules
 from .choices import FollowupStatus, PoolSize, Result, TubeStatus
 from .models import LabResult, PoolFollowup, Sample, SamplingPoint, SamplingSession, Tube
 
@@ -188,6 +190,8 @@ def add_sample(user, session: SamplingSession, *, barcode, person: Person, clien
             duplicate = Sample.objects.filter(person=person, sampled_at__gte=start, sampled_at__lt=end).exists()
             sample = Sample.objects.create(tube=tube, person=person, area_id=person.area_id, sampled_at=sampled_at,
                                            client_key=client_key, duplicate=duplicate, recorded_by=user)
+            if schedules.record_samples([person.pk], sampled_at):
+                policy.refresh_status(person)  # an overdue key-group test is no longer overdue
             if len(members) + 1 >= tube.capacity:
                 tube.status, tube.closed_at = TubeStatus.CLOSED, now
                 tube.save(update_fields=["status", "closed_at"])
@@ -355,6 +359,7 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
     counts = {"positives": 0, "followups": 0, "already_cases": 0, "retests_closed": 0}
     if not resulted:
         return counts
+    touched: set[int] = set()  # people whose scan colour changes (held at home, released)
     from fangkong.tracing.choices import CaseStatus
     from fangkong.tracing.models import Case
 
@@ -375,7 +380,9 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
                 followup.status, followup.retest = FollowupStatus.PENDING, None
             followup.save(update_fields=["status", "retest"])
             counts["retests_closed"] += 1
+            touched.add(followup.person_id)
     if not tubes:
+        refresh_statuses(touched)
         return counts
     samples = defaultdict(list)
     for sample in Sample.objects.filter(tube_id__in=list(tubes)).select_related("person", "person__area"):
@@ -397,6 +404,7 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
                                       "already_case": person.pk in cases},
                              occurred_at=tube.resulted_at)
                 PoolFollowup.objects.filter(retest=sample).update(status=FollowupStatus.POSITIVE)
+                touched.add(person.pk)
             continue
         deadline = timezone.now() + timedelta(hours=hours)
         created = 0
@@ -420,13 +428,21 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
             )
             followup.save(update_fields=["task"])
             created += 1
+            touched.add(person.pk)
         counts["followups"] += created
         raise_signal(SIGNAL_POOL, title=_("混管阳性：管码 %(barcode)s（%(n)d人）") % {
             "barcode": tube.barcode, "n": len(members)},
             area=tube.area, subject=tube, severity=Severity.CRITICAL, occurred_at=tube.resulted_at,
             details={"barcode": tube.barcode, "members": len(members), "followups": created,
                      "already_cases": sum(1 for s in members if s.person_id in cases)})
+    refresh_statuses(touched)
     return counts
+
+
+def refresh_statuses(person_ids) -> None:
+    """The colour a scan shows, recomputed for people whose testing state changed (see testing.status)."""
+    for person in Person.objects.filter(pk__in=list(person_ids)):
+        policy.refresh_status(person)
 
 
 def _close_task(user, task, note: str) -> None:

@@ -42,3 +42,30 @@ class TestingStatusTests(WorldTestCase):
         entry.is_active = False
         entry.save()
         self.assertEqual(compute_status(w.person_a)[0], "green")
+
+
+class StatusFollowsTestingTests(WorldTestCase):
+    """The stored colour (what the scan fast path reads) follows pooled positives, re-tests and samples."""
+
+    def test_pool_positive_turns_members_red_and_a_negative_retest_green(self):
+        from fangkong.accounts.choices import Role
+        from fangkong.policy.models import PersonStatus
+        from fangkong.testing import services
+        from tests.factories import make_person, make_user
+
+        w = self.w
+        site = make_user("site_status", Role.SITE_STAFF, w.county)
+        lab = make_user("lab_status", Role.LAB_OPERATOR, w.county)
+        point = SamplingPoint.objects.create(name="甲村采样点", area=w.grid_a)
+        pooled = services.open_session(site, point, 5)
+        people = [make_person(w.hq, w.grid_a, f"混采{i}") for i in range(2)]
+        for i, person in enumerate(people):
+            services.add_sample(site, pooled, barcode="P-STATUS", person=person, client_key=f"p{i}")
+        services.seal_tube(site, Tube.objects.get(barcode="P-STATUS"))
+        services.ingest_results(lab, [{"barcode": "P-STATUS", "result": "阳性", "tested_at": timezone.now()}])
+        self.assertEqual(PersonStatus.objects.get(person=people[0]).colour, "red")
+        single = services.open_session(site, point, 1)
+        services.add_sample(site, single, barcode="S-STATUS", person=people[0], client_key="s0")
+        services.ingest_results(lab, [{"barcode": "S-STATUS", "result": "阴性", "tested_at": timezone.now()}])
+        self.assertEqual(PersonStatus.objects.get(person=people[0]).colour, "green")
+        self.assertEqual(PersonStatus.objects.get(person=people[1]).colour, "red")
