@@ -76,6 +76,16 @@ class UrlWalkTests(WorldTestCase):
         session_a = SamplingSession.objects.create(point=point_a, area=w.grid_a, operator=w.grid_a_worker,
                                                    pool_size=10)
         tube_a = Tube.objects.create(barcode="URLWALK-T1", session=session_a, area=w.grid_a, capacity=10)
+        from fangkong.people.models import KeyGroup
+        from fangkong.testing.models import RosterEntry
+
+        keygroup_a = KeyGroup.objects.create(code="urlwalk", name="甲网格重点人群", test_interval_days=3)
+        RosterEntry.objects.create(group=keygroup_a, person=w.person_a, area=w.grid_a, employer="甲网格单位",
+                                   next_due=timezone.localdate())
+        from fangkong.testing.models import TestRound as Round
+
+        round_a = Round.objects.create(name="甲网格核酸筛查", area=w.grid_a, starts_at=timezone.now(),
+                                       deadline=timezone.now() + timedelta(hours=24))
         case_views = ("case", "case_edit", "trajectory", "entry_new", "trace", "contacts", "contact_add",
                       "dispatch", "transfers_export")
         zone_views = ("zone", "zone_edit", "zone_publish", "zone_lift", "zone_round")
@@ -111,6 +121,10 @@ class UrlWalkTests(WorldTestCase):
             **{f"testing:{name}": {"pk": session_a.pk}
                for name in ("session", "session_scan", "session_seal", "session_close")},
             "testing:tube": {"pk": tube_a.pk},
+            **{f"testing:{name}": {"pk": keygroup_a.pk} for name in (
+                "keygroup", "keygroup_overdue_export", "keygroup_tasks", "keygroup_import", "keygroup_edit")},
+            **{f"testing:{name}": {"pk": round_a.pk}
+               for name in ("round", "round_missing", "round_exempt", "round_close")},
         }
 
     def urls(self):
