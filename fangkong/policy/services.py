@@ -611,8 +611,8 @@ def status_rules(pack: PolicyPack | None) -> dict:
 
 
 # What else restricts a person beyond their measures, added by the apps that know it (a pooled positive
-# awaiting its re-test, a key-group test overdue): functions (person, now, rules) returning a list of
-# (colour or None, reason dict or None, moment the answer may change or None).
+# awaiting its re-test, a key-group test overdue): functions (person_ids, now, rules) returning
+# {person_id: [(colour or None, reason dict or None, moment the answer may change or None), …]}.
 STATUS_SOURCES: list = []
 
 
@@ -621,14 +621,9 @@ def register_status_source(func):
     return func
 
 
-def compute_status(person, now=None) -> tuple[str, list[dict], object]:
-    """(colour, reasons, valid_until) from the person's open measures, by the active pack's colour rules."""
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    pack = PolicyPack.objects.filter(is_active=True).first()
-    rules = status_rules(pack)
+def _combine(orders, extras, rules: dict, today: date) -> tuple[str, list[dict], object]:
     colour, reasons, until = Colour.GREEN, [], None
-    for order in ControlOrder.objects.filter(person=person, status=OrderStatus.ACTIVE).order_by("id"):
+    for order in orders:
         stage = planning.stage_on(order.stages, today)
         if not stage and order.stages and today < date.fromisoformat(order.stages[0]["start"]):
             stage = order.stages[0]["stage"]  # imposed, not yet begun (arriving tomorrow): already restricted
@@ -646,15 +641,48 @@ def compute_status(person, now=None) -> tuple[str, list[dict], object]:
                 boundary = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
                 until = boundary if until is None or boundary < until else until
                 break
-    for source in STATUS_SOURCES:
-        for shown, reason, boundary in source(person, now, rules):
-            if shown and reason:
-                reasons.append({**reason, "colour": shown})
-                if COLOUR_RANK[shown] > COLOUR_RANK[colour]:
-                    colour = shown
-            if boundary is not None and (until is None or boundary < until):
-                until = boundary
+    for shown, reason, boundary in extras:
+        if shown and reason:
+            reasons.append({**reason, "colour": shown})
+            if COLOUR_RANK[shown] > COLOUR_RANK[colour]:
+                colour = shown
+        if boundary is not None and (until is None or boundary < until):
+            until = boundary
     return str(colour), reasons, until
+
+
+def compute_statuses(person_ids, now=None) -> dict[int, tuple[str, list[dict], object]]:
+    """{person_id: (colour, reasons, valid_until)} from open measures and the apps' sources, a few queries
+    for any number of people."""
+    now = now or timezone.now()
+    ids = list(dict.fromkeys(person_ids))
+    rules = status_rules(PolicyPack.objects.filter(is_active=True).first())
+    orders: dict[int, list] = {pid: [] for pid in ids}
+    extras: dict[int, list] = {pid: [] for pid in ids}
+    for offset in range(0, len(ids), 900):
+        chunk = ids[offset:offset + 900]
+        for order in ControlOrder.objects.filter(person_id__in=chunk, status=OrderStatus.ACTIVE).order_by("id"):
+            orders[order.person_id].append(order)
+        for source in STATUS_SOURCES:
+            for pid, found in source(chunk, now, rules).items():
+                extras[pid].extend(found)
+    today = timezone.localdate(now)
+    return {pid: _combine(orders[pid], extras[pid], rules, today) for pid in ids}
+
+
+def compute_status(person, now=None) -> tuple[str, list[dict], object]:
+    """(colour, reasons, valid_until) from the person's open measures, by the active pack's colour rules."""
+    return compute_statuses([person.pk], now)[person.pk]
+
+
+def refresh_statuses(person_ids, now=None) -> int:
+    """Recompute and store the colour a scan shows for many people at once (a positive pool, a batch)."""
+    computed = compute_statuses(person_ids, now)
+    rows = [PersonStatus(person_id=pid, colour=colour, reasons=reasons, valid_until=until)
+            for pid, (colour, reasons, until) in computed.items()]
+    PersonStatus.objects.bulk_create(rows, batch_size=500, update_conflicts=True, unique_fields=["person"],
+                                     update_fields=["colour", "reasons", "valid_until", "updated_at"])
+    return len(rows)
 
 
 def refresh_status(person, now=None) -> PersonStatus:

@@ -441,8 +441,7 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
 
 def refresh_statuses(person_ids) -> None:
     """The colour a scan shows, recomputed for people whose testing state changed (see testing.status)."""
-    for person in Person.objects.filter(pk__in=list(person_ids)):
-        policy.refresh_status(person)
+    policy.refresh_statuses(person_ids)
 
 
 def _close_task(user, task, note: str) -> None:

@@ -7,6 +7,7 @@ write is a call to testing.services.
 import json
 import uuid
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -332,13 +333,18 @@ def tube(request, pk):
     if tube.result == Result.POSITIVE and tube.capacity > 1 and user.has_perm("testing.view_poolfollowup"):
         followups = (PoolFollowup.objects.restrict(user, "view").filter(tube=tube)
                      .select_related("person", "task", "retest__tube").order_by("status", "person_id"))
-    case_person = None
+    case_url = ""
     if tube.result == Result.POSITIVE and tube.capacity == 1 and user.has_perm("tracing.add_case"):
         first = samples.first()
-        case_person = first.person if first else None
+        if first is not None:  # the case form opens with the sampling and result times filled in
+            local = "%Y-%m-%dT%H:%M"
+            case_url = reverse("tracing:case_new") + "?" + urlencode({
+                "person": first.person_id, "sampled_at": timezone.localtime(first.sampled_at).strftime(local),
+                **({"result_at": timezone.localtime(tube.resulted_at).strftime(local)} if tube.resulted_at else {}),
+            })
     results = tube.lab_results.all() if user.has_perm("testing.view_labresult") else ()
     return render(request, "testing/tube.html", {
         "tube": tube, "samples": samples, "results": results, "followups": followups,
-        "case_url": f"{reverse('tracing:case_new')}?person={case_person.pk}" if case_person else "",
+        "case_url": case_url,
         "may_open_session": _sessions(user).filter(pk=tube.session_id).exists(),
     })

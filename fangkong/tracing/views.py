@@ -235,7 +235,9 @@ def case_new(request):
                 match.case_pk = existing.get(match.pk)
         return render(request, "tracing/case_pick.html", {"q": q, "matches": matches})
     existing = _cases(request.user).filter(person=person).exclude(status=CaseStatus.EXCLUDED).first()
-    form = CaseForm(request.POST or None)
+    # Opened from a positive result (the testing tube page): the times it knows come filled in.
+    initial = {name: request.GET[name] for name in ("sampled_at", "result_at", "onset_date") if request.GET.get(name)}
+    form = CaseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             case = services.register_case(request.user, person, form.cleaned_data, request=request)

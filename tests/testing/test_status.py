@@ -69,3 +69,4 @@ class StatusFollowsTestingTests(WorldTestCase):
         services.ingest_results(lab, [{"barcode": "S-STATUS", "result": "阴性", "tested_at": timezone.now()}])
         self.assertEqual(PersonStatus.objects.get(person=people[0]).colour, "green")
         self.assertEqual(PersonStatus.objects.get(person=people[1]).colour, "red")
+
