@@ -459,6 +459,15 @@ def _close_task(user, task, note: str) -> None:
                      reason=_("检测结果自动办结"))
 
 
+def _first_sampled(tube_ids) -> dict[int, datetime]:
+    """The time of each tube's first sample, by tube id (tubes with no sample are left out)."""
+    first = {}
+    for chunk in _chunks(tube_ids):
+        first.update((r["tube_id"], r["first"]) for r in Sample.objects.filter(tube_id__in=chunk)
+                     .values("tube_id").annotate(first=Min("sampled_at")).order_by())
+    return first
+
+
 def ingest_results(user, rows: list, *, lab: str = "") -> dict:
     """Store a lab's batch of results and act on them; idempotent by (barcode, tested_at)."""
     _require(user, "testing.add_labresult")
@@ -480,14 +489,22 @@ def ingest_results(user, rows: list, *, lab: str = "") -> dict:
             tubes.update((t.barcode, t) for t in Tube.objects.filter(barcode__in=chunk).only(
                 "id", "barcode", "result", "resulted_at", "status", "capacity", "needs_review", "closed_at",
                 "area_id"))
+        first_sampled = _first_sampled([t.pk for t in tubes.values()])
         new, changed, resulted = [], {}, {}
         for row in good:
+            tube = tubes.get(row["barcode"])
+            first = first_sampled.get(tube.pk) if tube is not None else None
+            if first is not None and row["tested_at"] < first:
+                # A wrong barcode or a wrong clock: never a result for this tube.
+                rejected.append({"row": row["row"], "errors": [
+                    _("检测时间早于该管的采样时间（%(at)s），请核对管码和检测时间。")
+                    % {"at": timezone.localtime(first).strftime("%Y-%m-%d %H:%M")}]})
+                continue
             key = (row["barcode"], row["tested_at"])
             if key in seen:
                 answer["duplicate"] += 1
                 continue
             seen.add(key)
-            tube = tubes.get(row["barcode"])
             conflicting = False
             if tube is None:
                 answer["unmatched"] += 1
@@ -527,12 +544,16 @@ def match_unmatched(user=None, barcodes=None) -> int:
     tubes = {}
     for chunk in _chunks({r.barcode for r in rows}):
         tubes.update((t.barcode, t) for t in Tube.objects.filter(barcode__in=chunk))
+    first_sampled = _first_sampled([t.pk for t in tubes.values()])
     linked, changed, resulted = [], {}, {}
     with transaction.atomic():
         for row in rows:
             tube = tubes.get(row.barcode)
             if tube is None:
                 continue
+            first = first_sampled.get(tube.pk)
+            if first is not None and row.tested_at < first:
+                continue  # older than the tube's sampling: not this tube's result, stays unmatched
             row.tube = tube
             row.conflicting, applied = _resolve(tube, row.result, row.tested_at)
             if row.conflicting or applied:

@@ -31,7 +31,7 @@ from fangkong.people.identity import mask_name
 from . import services
 from .choices import FollowupStatus, Result, TubeStatus
 from .forms import ResultFileForm, SamplingPointForm, ScanForm, SealForm, SessionForm
-from .models import LabResult, PoolFollowup, Sample, SamplingPoint, SamplingSession, Tube
+from .models import LabResult, PoolFollowup, SamplingPoint, SamplingSession, Tube
 
 RECENT_TUBES = 20
 OPEN_FOLLOWUP = (FollowupStatus.PENDING, FollowupStatus.SAMPLED)
@@ -139,6 +139,20 @@ def _tube_state(tube: Tube | None) -> dict | None:
             "members": members}
 
 
+def _session_totals(session: SamplingSession, user) -> dict:
+    """The session's totals and its latest tubes, compact (two queries): for the page and each scan's answer."""
+    totals = session.tubes.aggregate(tubes=Count("id", distinct=True), samples=Count("samples"))
+    link = user.has_perm("testing.view_tube")
+    rows = session.tubes.annotate(filled=Count("samples")).order_by("-created_at", "-id")[:RECENT_TUBES]
+    return {
+        "tubes": totals["tubes"] or 0, "samples": totals["samples"] or 0,
+        "list": [{"barcode": t.barcode, "filled": t.filled, "capacity": t.capacity, "status": t.status,
+                  "status_label": TubeStatus(t.status).label, "result": t.result,
+                  "result_label": Result(t.result).label if t.result else "",
+                  "url": reverse("testing:tube", args=[t.pk]) if link else ""} for t in rows],
+    }
+
+
 def _current_tube(session: SamplingSession, barcode: str = "") -> Tube | None:
     tubes = session.tubes.filter(status=TubeStatus.OPEN)
     if barcode:
@@ -152,12 +166,9 @@ def session(request, pk):
     can_sample = _may_sample(user) and session.closed_at is None
     barcode = services.normalize_barcode(request.GET.get("barcode", ""))
     tube = _current_tube(session, barcode) if session.closed_at is None else None
-    tubes = session.tubes.annotate(filled=Count("samples")).order_by("-created_at", "-id")
     return render(request, "testing/session.html", {
         "session": session, "can_sample": can_sample, "tube": _tube_state(tube),
-        "tubes": tubes[:RECENT_TUBES], "tube_count": session.tubes.count(),
-        "sample_count": Sample.objects.filter(tube__session=session).count(),
-        "can_view_tubes": user.has_perm("testing.view_tube"),
+        "totals": _session_totals(session, user),
         "client_key": uuid.uuid4().hex,
         "scan_url": reverse("testing:session_scan", args=[session.pk]),
         "texts": _sampling_texts(),
@@ -175,7 +186,9 @@ def _sampling_texts() -> dict:
         "seal_pending": _("还有 %(n)s 条采样待上传，请联网上传后再封管。"),
         "close_pending": _("还有 %(n)s 条采样待上传，请联网上传后再结束采样。"),
         "close_confirm": _("确定结束本次采样吗？"), "empty": _("本管还没有人。"),
-        "id_tail": _("证件尾号 %(tail)s"),
+        "id_tail": _("证件尾号 %(tail)s"), "totals": _("已采 %(tubes)s 管 %(samples)s 人"),
+        "totals_pending": _("另有 %(n)s 人待上传"), "queued": _("待上传 %(n)s 人"),
+        "no_tubes": _("还没有采样管。扫描第一支管码开始采样。"), "sealed": str(TubeStatus.CLOSED.label),
     }
 
 
@@ -232,8 +245,10 @@ def session_scan(request, pk):
     tube = session.tubes.filter(barcode=barcode).first() if barcode else None
     state = _tube_state(tube)
     if wants_json:
+        totals = _session_totals(session, request.user)
         return JsonResponse({"ok": not error, "created": created, "person": person_label, "tube": state,
-                             "error": error}, status=400 if error else 200)
+                             "error": error, "session": {"tubes": totals["tubes"], "samples": totals["samples"]},
+                             "tubes": totals["list"]}, status=400 if error else 200)
     url = reverse("testing:session", args=[session.pk])
     if error:
         messages.error(request, error)

@@ -27,9 +27,11 @@ class TestingApiTests(ApiTestCase):
         self.assertEqual(response.status_code, 201, response.content)
         return response.json()["id"]
 
-    def sample(self, session, barcode, number, key):
-        return self.post(self.staff, "/samples", {"session": session, "barcode": barcode, "person": number,
-                                                  "client_key": key})
+    def sample(self, session, barcode, number, key, sampled_at=None):
+        body = {"session": session, "barcode": barcode, "person": number, "client_key": key}
+        if sampled_at is not None:
+            body["sampled_at"] = sampled_at.isoformat()
+        return self.post(self.staff, "/samples", body)
 
     def test_open_session(self):
         response = self.post(self.staff, "/sampling-sessions", {"point": self.point.pk, "pool_size": 10})
@@ -61,8 +63,9 @@ class TestingApiTests(ApiTestCase):
 
     def test_batch_json_csv_and_tube(self):
         session = self.open_session(5)
+        sampled = timezone.now() - timedelta(hours=2)  # before the results
         for i, number in enumerate(self.numbers):
-            self.sample(session, "A0002", number, f"b{i}")
+            self.sample(session, "A0002", number, f"b{i}", sampled_at=sampled)
         at = (timezone.now() - timedelta(hours=1)).isoformat()
         rows = [{"barcode": "A0002", "result": "阳性", "tested_at": at, "ct_values": {"ORF1ab": 30}},
                 {"barcode": "UNKNOWN1", "result": "阴性", "tested_at": at},

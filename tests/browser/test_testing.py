@@ -66,7 +66,8 @@ def tube_row(page, barcode: str):
 
 def upload(page, tmp_path, name: str, rows: list[tuple[str, str, str]]) -> None:
     path = tmp_path / name
-    tested = datetime.now(UTC).isoformat(timespec="seconds")  # after the sampling, as in the lab
+    # After the sampling, as in the lab; to the millisecond, since a scan may fall in this very second.
+    tested = datetime.now(UTC).isoformat(timespec="milliseconds")
     lines = ["管码,检测结果,检测时间,ORF1ab,N"] + [f"{b},{r},{tested},{o},{n}" for b, r, o, n in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     page.goto("/testing/results/upload/")

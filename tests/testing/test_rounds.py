@@ -189,8 +189,9 @@ class RoundServiceTests(RoundWorld):
     def test_summary_counts_positives_and_pools_under_retest(self):
         w = self.w
         test_round = self.start(area=w.village_a)
-        self.sample(self.a_people[:3], "R0070", pool=5)
-        self.sample(self.a2_people[:1], "R0071", pool=1)
+        sampled = timezone.now() - timedelta(minutes=30)  # in the round, before the results
+        self.sample(self.a_people[:3], "R0070", pool=5, at=sampled)
+        self.sample(self.a2_people[:1], "R0071", pool=1, at=sampled)
         lab = make_user("lab", Role.LAB_OPERATOR, w.county)
         from fangkong.testing.models import Tube
         Tube.objects.filter(barcode__in=["R0070", "R0071"]).update(status="closed")

@@ -1,7 +1,7 @@
 """Sampling, pooled tubes, lab results and the follow-up of positive pools (testing/services.py)."""
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import xlsxwriter
 from django.core.exceptions import ValidationError
@@ -41,9 +41,12 @@ class TestingBase(WorldTestCase):
     def session(self, pool_size=10):
         return services.open_session(self.staff, self.point, pool_size)
 
-    def fill(self, session, barcode, people, prefix=None):
+    def fill(self, session, barcode, people, prefix=None, sampled_at=None):
+        """Swab PEOPLE into BARCODE, three hours ago unless SAMPLED_AT: before the results of row()."""
         prefix = prefix or barcode
-        return [services.add_sample(self.staff, session, barcode=barcode, person=p, client_key=f"{prefix}-{i}")[0]
+        sampled_at = sampled_at or timezone.now() - timedelta(hours=3)
+        return [services.add_sample(self.staff, session, barcode=barcode, person=p, client_key=f"{prefix}-{i}",
+                                    sampled_at=sampled_at)[0]
                 for i, p in enumerate(people)]
 
     def ingest(self, rows, **kwargs):
@@ -90,7 +93,7 @@ class SamplingTests(TestingBase):
 
     def test_same_person_twice_in_a_day_is_kept_and_flagged(self):
         session = self.session(10)
-        first = self.fill(session, "T0010", [self.people[0]])[0]
+        first = self.fill(session, "T0010", [self.people[0]], sampled_at=timezone.now())[0]
         second, created = services.add_sample(self.staff, session, barcode="T0011", person=self.people[0],
                                               client_key="again")
         self.assertTrue(created)
@@ -172,8 +175,9 @@ class ResultTests(TestingBase):
         self.assertEqual(AuditEvent.objects.filter(object_type="testing.labresult").count(), 2)
 
     def test_time_formats_words_and_bad_rows(self):
-        self.fill(self.session(1), "R0002", [self.people[0]])
-        self.fill(self.session(1), "R0003", [self.people[1]])
+        sampled = timezone.make_aware(datetime(2022, 4, 9, 8, 0))
+        self.fill(self.session(1), "R0002", [self.people[0]], sampled_at=sampled)
+        self.fill(self.session(1), "R0003", [self.people[1]], sampled_at=sampled)
         answer = self.ingest([
             {"barcode": "r0002", "result": "negative", "tested_at": "2022年4月9日 10:00"},
             {"barcode": "R0003", "result": "无效", "tested_at": "2022-04-09T11:00:00+08:00"},
@@ -204,6 +208,45 @@ class ResultTests(TestingBase):
         self.assertEqual(services.match_unmatched(self.lab), 1)
         self.assertEqual(Tube.objects.get(barcode="R0101").result, Result.NEGATIVE)
         self.assertEqual(services.match_unmatched(self.lab), 0)
+
+    def test_result_before_sampling_is_rejected(self):
+        sampled = timezone.now() - timedelta(hours=3)
+        self.fill(self.session(10), "R0300", self.people[:2], sampled_at=sampled)
+        early = self.row("R0300", "阳性", minutes_ago=240)
+        answer = self.ingest([early, early, self.row("R0300", "阴性", minutes_ago=30)])
+        reason = (f"检测时间早于该管的采样时间（{timezone.localtime(sampled):%Y-%m-%d %H:%M}），"
+                  "请核对管码和检测时间。")
+        # Both copies are rejected (the first is not remembered as seen), the later result is stored.
+        self.assertEqual(answer["rejected"], [{"row": 1, "errors": [reason]}, {"row": 2, "errors": [reason]}])
+        self.assertEqual((answer["accepted"], answer["duplicate"], answer["positives"]), (1, 0, 0))
+        self.assertEqual(list(LabResult.objects.values_list("result", flat=True)), [Result.NEGATIVE])
+        # Alone, the early result leaves the tube with no result at all.
+        self.fill(self.session(10), "R0301", self.people[2:4], sampled_at=sampled)
+        alone = self.ingest([self.row("R0301", "阳性", minutes_ago=240)])
+        self.assertEqual((alone["accepted"], alone["rejected"]), (0, [{"row": 1, "errors": [reason]}]))
+        tube = Tube.objects.get(barcode="R0301")
+        self.assertEqual((tube.result, tube.resulted_at, tube.needs_review), ("", None, False))
+        self.assertFalse(LabResult.objects.filter(barcode="R0301").exists())
+        self.assertFalse(PoolFollowup.objects.exists())
+
+    def test_unmatched_result_older_than_the_sampling_stays_unmatched(self):
+        answer = self.ingest([self.row("R0302", "阳性", minutes_ago=240)])
+        self.assertEqual((answer["accepted"], answer["unmatched"], answer["rejected"]), (1, 1, []))
+        self.fill(self.session(10), "R0302", self.people[:2])  # sampled three hours ago, after that result
+        self.assertEqual(services.match_unmatched(self.lab), 0)
+        old = LabResult.objects.get(barcode="R0302")
+        self.assertIsNone(old.tube)
+        tube = Tube.objects.get(barcode="R0302")
+        self.assertEqual((tube.result, tube.needs_review), ("", False))
+        self.assertFalse(PoolFollowup.objects.exists())
+        # A later unmatched result of the same barcode is linked; the old one still is not.
+        LabResult.objects.create(barcode="R0302", result=Result.NEGATIVE, received_by=self.lab,
+                                 tested_at=timezone.now() - timedelta(minutes=30))
+        self.assertEqual(services.match_unmatched(self.lab, barcodes=["R0302"]), 1)
+        old.refresh_from_db()
+        self.assertIsNone(old.tube)
+        tube.refresh_from_db()
+        self.assertEqual(tube.result, Result.NEGATIVE)
 
     def test_conflicting_results_are_both_kept_and_flagged(self):
         self.fill(self.session(10), "R0200", self.people[:3])
@@ -288,8 +331,9 @@ class PositiveTests(TestingBase):
         self.fill(self.session(10), "P0003", self.people[:10])
         self.ingest([self.row("P0003", "阳性", minutes_ago=120)])
         single = self.session(1)
-        self.fill(single, "S0100", [self.people[2]])
-        self.fill(single, "S0101", [self.people[5]])
+        retested = timezone.now() - timedelta(minutes=60)  # after the pool's result, before the re-test's
+        self.fill(single, "S0100", [self.people[2]], sampled_at=retested)
+        self.fill(single, "S0101", [self.people[5]], sampled_at=retested)
         found = PoolFollowup.objects.get(person=self.people[2])
         self.assertEqual((found.status, found.retest.tube.barcode), (FollowupStatus.SAMPLED, "S0100"))
         answer = self.ingest([self.row("S0100", "阳性"), self.row("S0101", "阴性")])
@@ -308,8 +352,9 @@ class PositiveTests(TestingBase):
 
 class ResultFileTests(TestingBase):
     def setUp(self):
-        self.fill(self.session(10), "F0001", self.people[:3])
-        self.fill(self.session(1), "F0002", [self.people[4]])
+        sampled = timezone.make_aware(datetime(2022, 4, 9, 8, 0))  # before the files' results
+        self.fill(self.session(10), "F0001", self.people[:3], sampled_at=sampled)
+        self.fill(self.session(1), "F0002", [self.people[4]], sampled_at=sampled)
 
     def test_gbk_csv(self):
         text = ("某某医学检验实验室核酸检测结果,,,\n管码,检测结果,报告时间,Ct值\n"

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -46,9 +47,9 @@ class SamplingPages(WorldTestCase):
         self.assertRedirects(response, reverse("testing:session", args=[session.pk]))
         return session
 
-    def scan(self, session, barcode, person, client_key=None):
+    def scan(self, session, barcode, person, client_key=None, sampled_at=None):
         body = {"barcode": barcode, "person": person, "client_key": client_key or str(uuid.uuid4()),
-                "sampled_at": timezone.now().isoformat()}
+                "sampled_at": (sampled_at or timezone.now()).isoformat()}
         return self.client.post(reverse("testing:session_scan", args=[session.pk]), json.dumps(body),
                                 content_type="application/json")
 
@@ -77,12 +78,39 @@ class SamplingPages(WorldTestCase):
         second = self.scan(session, "T-0002", self.ids[10]).json()
         self.assertTrue(second["ok"])
         self.assertEqual((second["tube"]["filled"], second["tube"]["status"]), (1, TubeStatus.OPEN))
+        self.assertEqual(second["session"], {"tubes": 2, "samples": 11})
+        self.assertEqual([(t["barcode"], t["filled"], t["capacity"], t["status"], t["status_label"])
+                          for t in second["tubes"]],
+                         [("T-0002", 1, 10, "open", "采集中"), ("T-0001", 10, 10, "closed", "已封管")])
+        self.assertEqual(second["tubes"][1]["url"], reverse("testing:tube", args=[Tube.objects.get(barcode="T-0001").pk]))
         self.assertEqual(Tube.objects.filter(session=session).count(), 2)
         self.assertEqual(Sample.objects.filter(tube__session=session).count(), 11)
         page = self.client.get(reverse("testing:session", args=[session.pk]))
         self.assertContains(page, 'value="T-0002"')
         self.assertContains(page, "1/10")
         self.assertContains(page, "居**0")  # masked member of the open tube
+
+    def test_scan_answer_carries_the_session_totals(self):
+        session = self.open_session(5)
+        first = self.scan(session, "N1", self.ids[0]).json()
+        self.assertEqual(first["session"], {"tubes": 1, "samples": 1})
+        self.assertEqual(len(first["tubes"]), 1)
+        self.assertEqual(set(first["tubes"][0]), {"barcode", "filled", "capacity", "status", "status_label",
+                                                  "result", "result_label", "url"})
+        # A refused scan still tells the totals; they do not move.
+        refused = self.scan(session, "N1", self.ids[0])
+        self.assertEqual(refused.status_code, 400)
+        self.assertEqual(refused.json()["session"], {"tubes": 1, "samples": 1})
+        # A couple of queries for the totals, however many tubes.
+        for i in range(1, 4):
+            self.scan(session, f"N{i + 1}", self.ids[i])
+        with self.assertNumQueries(2):
+            from fangkong.testing.views import _session_totals
+            totals = _session_totals(session, self.site)
+        self.assertEqual((totals["tubes"], totals["samples"]), (4, 4))
+        page = self.client.get(reverse("testing:session", args=[session.pk]))
+        self.assertContains(page, "已采 4 管 4 人")
+        self.assertContains(page, 'id="sampling-totals"')
 
     def test_resending_a_queued_scan_makes_no_second_sample(self):
         session = self.open_session(5)
@@ -169,8 +197,9 @@ class SamplingPages(WorldTestCase):
 
     def test_upload_results_and_see_the_unmatched(self):
         session = self.open_session(10)
+        sampled = timezone.now() - timedelta(hours=1)  # before the results, which are timed to the minute
         for i in range(3):
-            self.scan(session, "R1", self.ids[i])
+            self.scan(session, "R1", self.ids[i], sampled_at=sampled)
         self.client.post(reverse("testing:session_seal", args=[session.pk]), {"barcode": "R1"})
         tested = timezone.localtime().strftime("%Y-%m-%d %H:%M")
         response = self.upload(f"管码,检测结果,检测时间\nR1,阴性,{tested}\nNOPE9,阴性,{tested}\nR1,what,{tested}\n")
@@ -195,8 +224,9 @@ class SamplingPages(WorldTestCase):
 
     def test_positive_pool_tube_page_shows_followups(self):
         session = self.open_session(5)
+        sampled = timezone.now() - timedelta(hours=1)
         for i in range(3):
-            self.scan(session, "P5", self.ids[i])
+            self.scan(session, "P5", self.ids[i], sampled_at=sampled)
         self.client.post(reverse("testing:session_seal", args=[session.pk]), {"barcode": "P5"})
         tested = timezone.localtime().strftime("%Y-%m-%d %H:%M")
         response = self.upload(f"管码,检测结果,检测时间\nP5,阳性,{tested}\n")
@@ -221,7 +251,7 @@ class SamplingPages(WorldTestCase):
 
     def test_single_positive_offers_a_case(self):
         session = self.open_session(1)
-        self.scan(session, "ONE1", self.ids[5])
+        self.scan(session, "ONE1", self.ids[5], sampled_at=timezone.now() - timedelta(hours=1))
         tube = Tube.objects.get(barcode="ONE1")
         self.assertEqual(tube.status, TubeStatus.CLOSED)
         self.upload(f"管码,检测结果,检测时间\nONE1,阳性,{timezone.localtime():%Y-%m-%d %H:%M}\n")

@@ -30,6 +30,10 @@
     const members = Array.from($("tube-members").children).map((li) => li.textContent);
     tube = { barcode: initialBarcode, filled: filled, capacity: capacity, status: "open", members: members };
   }
+  // The session's totals and latest tubes as the server last told them (the scan answers carry them).
+  let totals = JSON.parse(($("sampling-totals") || {}).textContent || "null") || { tubes: 0, samples: 0, list: [] };
+  // The tube just filled: shown as "10/10 已封管" until the next barcode is scanned.
+  let justFilled = null;
   let sending = false, retryTimer = null;
 
   function load() {
@@ -73,12 +77,20 @@
     badge.classList.toggle("d-none", queue.length === 0);
     $("offline-badge").classList.toggle("d-none", navigator.onLine);
     const barcode = norm(barcodeInput.value);
-    const known = tube && tube.barcode === barcode ? tube : null;
-    const filled = (known ? known.filled : 0) + (barcode ? pendingFor(barcode) : 0);
-    const cap = known ? known.capacity : capacity;
+    if (barcode) justFilled = null;
+    const shown = barcode || (justFilled ? justFilled.barcode : "");
+    const known = tube && tube.barcode === shown ? tube : null;
+    let filled = (known ? known.filled : 0) + (shown ? pendingFor(shown) : 0);
+    let cap = known ? known.capacity : capacity;
+    if (!barcode && justFilled && !known) {
+      filled = justFilled.filled; cap = justFilled.capacity;
+    }
     $("tube-fill").textContent = `${Math.min(filled, cap)}/${cap}`;
+    const note = $("tube-fill-note");
+    note.textContent = !barcode && justFilled ? (known && !known.open ? known.status_label : (filled >= cap ? T.sealed : "")) : "";
+    note.classList.toggle("d-none", !note.textContent);
     $("tube-progress").style.width = `${Math.min(100, Math.round((100 * filled) / cap))}%`;
-    $("tube-barcode").textContent = barcode || "—";
+    $("tube-barcode").textContent = shown || "—";
     $("seal-barcode").value = barcode;
     $("seal-button").disabled = !barcode || filled === 0;
     const list = $("tube-members");
@@ -87,12 +99,56 @@
     }));
     $("tube-empty").classList.toggle("d-none", list.children.length > 0);
     $("barcode-hint").textContent = barcode ? T.next_person : T.new_tube;
+    renderTotals(queue);
+  }
+
+  // The header line and the list of the session's tubes: the server's numbers; queued scans apart, as pending.
+  function renderTotals(queue) {
+    $("session-totals").textContent = fmt(T.totals, { tubes: totals.tubes, samples: totals.samples });
+    const pending = $("session-pending");
+    pending.textContent = queue.length ? ` · ${fmt(T.totals_pending, { n: queue.length })}` : "";
+    pending.classList.toggle("d-none", !queue.length);
+    const queued = new Map();
+    queue.forEach((item) => queued.set(item.barcode, (queued.get(item.barcode) || 0) + 1));
+    const rows = totals.list.map((t) => Object.assign({}, t, { queued: queued.get(t.barcode) || 0 }));
+    const listed = new Set(rows.map((t) => t.barcode));
+    const fresh = Array.from(queued, ([code, n]) => ({ barcode: code, queued: n, capacity: capacity }))
+      .filter((t) => !listed.has(t.barcode));
+    const list = $("session-tubes");
+    const items = fresh.reverse().concat(rows).map((t) => {
+      const li = document.createElement("li");
+      li.className = "list-group-item d-flex justify-content-between gap-2";
+      const code = document.createElement("span");
+      code.className = "fk-mono";
+      if (t.url) {
+        const a = document.createElement("a"); a.href = t.url; a.textContent = t.barcode; code.append(a);
+      } else {
+        code.textContent = t.barcode;
+      }
+      const right = document.createElement("span");
+      const badge = (cls, text) => {
+        const b = document.createElement("span"); b.className = `badge ${cls}`; b.textContent = text; return b;
+      };
+      if (t.status) {
+        right.append(`${t.filled}/${t.capacity} `, badge(t.status === "open" ? "text-bg-success" : "text-bg-secondary", t.status_label));
+        if (t.result) right.append(" ", badge(t.result === "positive" ? "text-bg-danger" : "text-bg-light", t.result_label));
+      }
+      if (t.queued) right.append(" ", badge("text-bg-warning", fmt(T.queued, { n: t.queued })));
+      li.append(code, right);
+      return li;
+    });
+    if (!items.length) {
+      const li = document.createElement("li"); li.className = "list-group-item text-muted"; li.textContent = T.no_tubes;
+      items.push(li);
+    }
+    list.replaceChildren(...items);
   }
 
   // A full or sealed tube: clear the barcode and ask for the next one.
   function nextTube(state) {
     if (norm(barcodeInput.value) === state.barcode) {
       barcodeInput.value = "";
+      justFilled = { barcode: state.barcode, filled: state.filled, capacity: state.capacity };
       showOk(fmt(T.full, { filled: state.filled, capacity: state.capacity }));
       barcodeInput.focus();
     }
@@ -136,6 +192,9 @@
         }
         save(load().filter((q) => q.client_key !== item.client_key));
         const data = outcome.data;
+        if (data.session && Array.isArray(data.tubes)) {
+          totals = { tubes: data.session.tubes, samples: data.session.samples, list: data.tubes };
+        }
         if (data.tube) {
           tube = data.tube;
           if (!data.tube.open) nextTube(data.tube);
