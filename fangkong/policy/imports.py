@@ -23,9 +23,13 @@ from django.utils.translation import gettext as _
 from fangkong.core.tabular import (
     CSV_TYPES,
     EXCEL_TYPES,
+    HEADER_SEARCH_ROWS,
+    Headers,
     ImportFileError,
     RowError,
+    blank,
     read_tables,
+    rows_under_header,
     simplified,
 )
 
@@ -34,7 +38,6 @@ from .choices import RiskLevel
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
-HEADER_SEARCH_ROWS = 10
 
 # The columns of the template and the export, in order.
 TEMPLATE_COLUMNS = [
@@ -44,7 +47,7 @@ TEMPLATE_COLUMNS = [
 ]
 LABELS = dict(TEMPLATE_COLUMNS)
 
-# Header texts people use for each column (compared after _header_key).
+# Header texts people use for each column (compared loosely: core.tabular.header_key).
 HEADERS = {
     "place_code": ["地区编码", "区划代码", "行政区划代码", "地区代码", "区划编码"],
     "province": ["省", "省份", "省（区、市）", "省（自治区、直辖市）", "省级"],
@@ -82,29 +85,11 @@ class ParsedFile:
 
 
 # Reading ------------------------------------------------------------------------------------------
-def _header_key(text) -> str:
-    text = simplified(re.sub(r"[\s*＊]", "", str(text or "")))
-    return text.replace("(", "（").replace(")", "）")
-
-
-_HEADER_FIELDS = {_header_key(h): name for name, texts in HEADERS.items() for h in texts}
-
-
-def _header_map(row: list) -> dict[str, int]:
-    found = {}
-    for index, value in enumerate(row):
-        name = _HEADER_FIELDS.get(_header_key(value)) if isinstance(value, str) else None
-        if name and name not in found:
-            found[name] = index
-    return found
+HEADER_MAP = Headers(HEADERS)
 
 
 def _is_header(found: dict) -> bool:
     return "level" in found and ("place_code" in found or "province" in found)
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def read_rows(upload) -> list[tuple[int, dict]]:
@@ -117,27 +102,15 @@ def read_rows(upload) -> list[tuple[int, dict]]:
         raise ImportFileError(_("不支持旧版 Excel（.xls）或 WPS（.et）格式：请另存为 Excel 工作簿（.xlsx）后上传。"))
     if suffix not in EXCEL_TYPES + CSV_TYPES:
         raise ImportFileError(_("只支持 Excel 工作簿（.xlsx）或 CSV 文件。"))
-    for table in read_tables(upload.read(), suffix):
-        for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
-            columns = _header_map(row)
-            if not _is_header(columns):
-                continue
-            missing = [LABELS[c] for c in ("effective_from",) if c not in columns]
-            if missing:
-                raise ImportFileError(_("表头缺少“%(columns)s”栏。") % {"columns": "”“".join(missing)})
-            rows = []
-            for number, values in enumerate(table[index + 1:], start=index + 2):
-                record = {c: values[i] if i < len(values) else None for c, i in columns.items()}
-                if all(_blank(v) for v in record.values()):
-                    continue
-                rows.append((number, record))
-            if not rows:
-                raise ImportFileError(_("只有表头，没有数据行。"))
-            if len(rows) > MAX_ROWS:
-                raise ImportFileError(_("一次最多导入 %(max)d 行，请分批上传。") % {"max": MAX_ROWS})
-            return rows
-    raise ImportFileError(
-        _("找不到表头：前 %(n)d 行中须有一行含“风险等级”和“地区编码”（或“省”“市”“县（区）”）。请使用导入模板。")
+
+    def check(columns):
+        missing = [LABELS[c] for c in ("effective_from",) if c not in columns]
+        if missing:
+            raise ImportFileError(_("表头缺少“%(columns)s”栏。") % {"columns": "”“".join(missing)})
+
+    return rows_under_header(
+        read_tables(upload.read(), suffix), HEADER_MAP, _is_header, check=check, max_rows=MAX_ROWS,
+        not_found=_("找不到表头：前 %(n)d 行中须有一行含“风险等级”和“地区编码”（或“省”“市”“县（区）”）。请使用导入模板。")
         % {"n": HEADER_SEARCH_ROWS})
 
 
@@ -225,7 +198,7 @@ _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\
 
 def date_of(value, label: str) -> date | None:
     """A cell as a date: Excel dates, 2022-05-01, 2022/5/1, 2022年5月1日, 20220501 or an Excel serial number."""
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, datetime):
         return value.date()
@@ -250,7 +223,7 @@ def clean_row(record: dict) -> tuple[dict, list[str]]:
     problems: dict[str, str] = {}
     data = {"township": _text(record.get("township"))[:60], "note": _text(record.get("note"))[:200]}
     try:
-        if not _blank(record.get("place_code")):
+        if not blank(record.get("place_code")):
             data["place_code"] = place_code_of(record["place_code"])
         else:
             data["place_code"] = place_code_from_names(

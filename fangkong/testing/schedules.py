@@ -45,7 +45,14 @@ from fangkong.areas.models import Area
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
 from fangkong.core.scope import in_scope
-from fangkong.core.tabular import ImportFileError, RowError, read_tables, simplified
+from fangkong.core.tabular import (
+    HEADER_SEARCH_ROWS,
+    Headers,
+    ImportFileError,
+    RowError,
+    read_tables,
+    rows_under_header,
+)
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
 from fangkong.people.models import KeyGroup, Person, document_index
@@ -59,7 +66,6 @@ BY_CHOICES = ("department", "employer", "township")
 CHUNK = 900
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
-HEADER_SEARCH_ROWS = 10
 FILE_TYPES = (".xlsx", ".xlsm", ".ods", ".csv", ".txt")
 TASK_HOURS = 24
 
@@ -275,12 +281,7 @@ HEADERS = {
 TEMPLATE_COLUMNS = ["身份证号", "姓名", "工作单位", "所在乡镇"]
 
 
-def _header_key(text) -> str:
-    text = simplified(re.sub(r"[\s*＊]", "", str(text or "")))
-    return text.replace("(", "（").replace(")", "）")
-
-
-_HEADER_FIELDS = {_header_key(h): name for name, texts in HEADERS.items() for h in texts}
+HEADER_MAP = Headers(HEADERS)
 
 
 def _text(value) -> str:
@@ -307,27 +308,10 @@ def _read_rows(upload) -> list[tuple[int, dict]]:
         raise ImportFileError(_("文件超过 %(mb)d MB 上限。") % {"mb": MAX_BYTES // 1024 // 1024})
     if suffix not in FILE_TYPES:
         raise ImportFileError(_("只支持 Excel 工作簿（.xlsx）或 CSV 文件。"))
-    for table in read_tables(upload.read(), suffix):
-        for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
-            columns = {}
-            for position, value in enumerate(row):
-                name = _HEADER_FIELDS.get(_header_key(value)) if isinstance(value, str) else None
-                if name and name not in columns:
-                    columns[name] = position
-            if not ("id_number" in columns and "name" in columns):
-                continue
-            rows = []
-            for number, values in enumerate(table[index + 1:], start=index + 2):
-                record = {c: values[i] if i < len(values) else None for c, i in columns.items()}
-                if any(_text(v) for v in record.values()):
-                    rows.append((number, record))
-            if not rows:
-                raise ImportFileError(_("只有表头，没有数据行。"))
-            if len(rows) > MAX_ROWS:
-                raise ImportFileError(_("一次最多导入 %(max)d 行，请分批上传。") % {"max": MAX_ROWS})
-            return rows
-    raise ImportFileError(_("找不到表头：前 %(n)d 行中须有一行含“身份证号”“姓名”。请使用导入模板。")
-                          % {"n": HEADER_SEARCH_ROWS})
+    return rows_under_header(
+        read_tables(upload.read(), suffix), HEADER_MAP, lambda c: "id_number" in c and "name" in c,
+        max_rows=MAX_ROWS,
+        not_found=_("找不到表头：前 %(n)d 行中须有一行含“身份证号”“姓名”。请使用导入模板。") % {"n": HEADER_SEARCH_ROWS})
 
 
 def _townships() -> dict[str, list[Area]]:

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from fangkong.accounts.choices import Role
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
-from fangkong.core.tabular import ImportFileError, read_tables, simplified
+from fangkong.core.tabular import HEADER_SEARCH_ROWS, Headers, ImportFileError, read_tables
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
 from fangkong.people.models import Person, document_index
@@ -610,7 +610,6 @@ def mask_members(tube: Tube) -> list[dict]:
 # Result files ------------------------------------------------------------------------------------
 MAX_FILE_BYTES = 50 * 1024 * 1024
 FILE_TYPES = (".xlsx", ".xlsm", ".ods", ".csv", ".txt")
-HEADER_SEARCH_ROWS = 10
 HEADERS = {
     "barcode": ["管码", "条码", "样本编号", "样本条码", "采样管码", "试管编号", "管号", "条形码", "样本号", "barcode"],
     "result": ["检测结果", "结果", "核酸结果", "核酸检测结果", "result"],
@@ -622,22 +621,13 @@ HEADERS = {
 }
 
 
-def _header_key(text) -> str:
-    text = simplified(re.sub(r"[\s*＊]", "", unicodedata.normalize("NFKC", str(text or "")))).lower()
-    return text.replace("(", "（").replace(")", "）")
-
-
-_HEADER_FIELDS = {_header_key(h): name for name, texts in HEADERS.items() for h in texts}
+HEADER_MAP = Headers(HEADERS)
 
 
 def rows_from_table(table: list[list]) -> list[dict] | None:
     """The result rows of one sheet ({barcode, result, tested_at, ct_values, _row}), None without a header."""
     for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
-        columns = {}
-        for position, value in enumerate(row):
-            name = _HEADER_FIELDS.get(_header_key(value)) if value not in (None, "") else None
-            if name and name not in columns:
-                columns[name] = position
+        columns = HEADER_MAP.columns(row)
         if not ("barcode" in columns and "result" in columns):
             continue
         start = index + 1
@@ -645,7 +635,7 @@ def rows_from_table(table: list[list]) -> list[dict] | None:
         if start < len(table):
             sub = {}
             for position, value in enumerate(table[start]):
-                name = _HEADER_FIELDS.get(_header_key(value)) if value not in (None, "") else None
+                name = HEADER_MAP.field(value)
                 if name in ("ct_orf1ab", "ct_n"):
                     sub[name] = position
             if sub:

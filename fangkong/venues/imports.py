@@ -23,14 +23,20 @@ from fangkong.accounts.choices import OrganizationKind
 from fangkong.accounts.models import Organization
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
-from fangkong.core.tabular import ImportFileError, RowError, read_tables, simplified
+from fangkong.core.tabular import (
+    HEADER_SEARCH_ROWS,
+    Headers,
+    ImportFileError,
+    RowError,
+    read_tables,
+    rows_under_header,
+)
 from fangkong.people.identity import validate_phone
 
 from .models import VenueType
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
-HEADER_SEARCH_ROWS = 10
 FILE_TYPES = (".xlsx", ".xlsm", ".ods", ".csv", ".txt")
 
 # The columns of the template and the export, in order.
@@ -54,22 +60,13 @@ HEADERS = {
 }
 
 
-def _header_key(text) -> str:
-    text = simplified(re.sub(r"[\s*＊]", "", str(text or "")))
-    return text.replace("(", "（").replace(")", "）")
-
-
-_HEADER_FIELDS = {_header_key(h): name for name, texts in HEADERS.items() for h in texts}
+HEADER_MAP = Headers(HEADERS)
 
 
 @dataclass
 class ParsedFile:
     rows: list[tuple[int, dict]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _text(value) -> str:
@@ -85,29 +82,16 @@ def read_rows(upload) -> list[tuple[int, dict]]:
         raise ImportFileError(_("文件超过 %(mb)d MB 上限。") % {"mb": MAX_BYTES // 1024 // 1024})
     if suffix not in FILE_TYPES:
         raise ImportFileError(_("只支持 Excel 工作簿（.xlsx）或 CSV 文件。"))
-    for table in read_tables(upload.read(), suffix):
-        for index, row in enumerate(table[:HEADER_SEARCH_ROWS]):
-            columns = {}
-            for position, value in enumerate(row):
-                name = _HEADER_FIELDS.get(_header_key(value)) if isinstance(value, str) else None
-                if name and name not in columns:
-                    columns[name] = position
-            if not ("name" in columns and "type" in columns):
-                continue
-            if "area_code" not in columns and "area_name" not in columns:
-                raise ImportFileError(_("表头缺少“所属区划编码”（或“所属区划”）栏。"))
-            rows = []
-            for number, values in enumerate(table[index + 1:], start=index + 2):
-                record = {c: values[i] if i < len(values) else None for c, i in columns.items()}
-                if not all(_blank(v) for v in record.values()):
-                    rows.append((number, record))
-            if not rows:
-                raise ImportFileError(_("只有表头，没有数据行。"))
-            if len(rows) > MAX_ROWS:
-                raise ImportFileError(_("一次最多导入 %(max)d 行，请分批上传。") % {"max": MAX_ROWS})
-            return rows
-    raise ImportFileError(_("找不到表头：前 %(n)d 行中须有一行含“场所名称”“场所类型”“所属区划编码”。请使用导入模板。")
-                          % {"n": HEADER_SEARCH_ROWS})
+
+    def check(columns):
+        if "area_code" not in columns and "area_name" not in columns:
+            raise ImportFileError(_("表头缺少“所属区划编码”（或“所属区划”）栏。"))
+
+    return rows_under_header(
+        read_tables(upload.read(), suffix), HEADER_MAP, lambda c: "name" in c and "type" in c, check=check,
+        max_rows=MAX_ROWS,
+        not_found=_("找不到表头：前 %(n)d 行中须有一行含“场所名称”“场所类型”“所属区划编码”。请使用导入模板。")
+        % {"n": HEADER_SEARCH_ROWS})
 
 
 class Lookups:

@@ -92,7 +92,7 @@ class ImportWordsTests(WorldTestCase):
     def test_traditional_headers_and_level_words_are_read(self):
         from fangkong.policy import imports
 
-        fields = {imports._HEADER_FIELDS.get(imports._header_key(h)) for h in ("地區編碼", "風險等級", "鄉鎮（街道）", "備註")}
+        fields = {imports.HEADER_MAP.field(h) for h in ("地區編碼", "風險等級", "鄉鎮（街道）", "備註")}
         self.assertEqual(fields, {"place_code", "level", "township", "note"})
         self.assertEqual(imports.level_of("封控區"), "sealed")
         self.assertEqual(imports.level_of("高風險"), "high")
