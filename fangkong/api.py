@@ -21,6 +21,10 @@ from fangkong.declarations.api_public import router as public_declarations_route
 from fangkong.people.api import router as people_router
 from fangkong.people.register.api import router as register_router
 from fangkong.policy.api import router as policy_router
+from fangkong.quarantine.api_care import router as care_router
+from fangkong.quarantine.api_orders import router as orders_router
+from fangkong.quarantine.api_sites import router as sites_router
+from fangkong.quarantine.api_transfers import router as transfers_router
 from fangkong.tasks.api import router as tasks_router
 from fangkong.testing.api import router as testing_router
 from fangkong.testing.api_keygroups import router as keygroups_router
@@ -67,6 +71,11 @@ api.add_router("", clusters_router)
 api.add_router("", testing_router)
 api.add_router("", keygroups_router)
 api.add_router("", rounds_router)
+# /control-orders, /sites, /transfers, /health-checks
+api.add_router("", orders_router)
+api.add_router("", sites_router)
+api.add_router("", transfers_router)
+api.add_router("", care_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "fangkong.venues",
     "fangkong.tracing",
     "fangkong.testing",
+    "fangkong.quarantine",
     "fangkong.demo",
 ]
 

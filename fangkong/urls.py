@@ -18,6 +18,8 @@ urlpatterns = [
     path("scan/", include("fangkong.venues.scan_urls")),
     path("tracing/", include("fangkong.tracing.urls")),
     path("testing/", include("fangkong.testing.urls")),
+    path("quarantine/", include("fangkong.quarantine.urls")),
+    path("q/", include("fangkong.quarantine.public_urls")),
     path("audit/", include("fangkong.audit.urls")),
     path("jobs/", include("fangkong.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -16,6 +16,9 @@ class Role(models.TextChoices):
     CHECKPOINT_OFFICER = "checkpoint_officer", _("卡点工作人员")
     VENUE_MANAGER = "venue_manager", _("场所负责人")
     SUPERVISOR = "supervisor", _("督导组成员")
+    COMMUNITY_DOCTOR = "community_doctor", _("社区（村）医生")
+    POLICE_OFFICER = "police_officer", _("社区民警")
+    VOLUNTEER = "volunteer", _("志愿者")
     AUDITOR = "auditor", _("审计员")
 
 

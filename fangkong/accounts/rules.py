@@ -36,6 +36,9 @@ people_mergers = hq | has_role(R.TOWNSHIP_OFFICER)
 auditors = has_role(R.AUDITOR, R.HQ_ADMIN)
 checkpoint_staff = has_role(R.CHECKPOINT_OFFICER)
 venue_managers = has_role(R.VENUE_MANAGER)
+site_staff = has_role(R.SITE_STAFF)
+# 五包一 members who are not area staff: they see the people whose care teams they are on, nothing else.
+care_members = has_role(R.COMMUNITY_DOCTOR, R.POLICE_OFFICER, R.VOLUNTEER)
 anyone = rules.is_authenticated
 
 PERMISSIONS = {
@@ -63,7 +66,9 @@ PERMISSIONS = {
     "policy.add_policypack": hq,
     "policy.change_policypack": hq,
     "policy.activate_policypack": hq,
-    "policy.view_controlorder": people_readers,
+    "policy.view_controlorder": people_readers | site_staff,
+    # Advancing a stage by hand or releasing: HQ, the site, the township and village that run home measures.
+    "policy.change_controlorder": hq | area_officers | site_staff,
     # Arrivals: field staff follow up in their area; checkpoints check whoever comes by.
     "declarations.view_declaration": people_readers | checkpoint_staff,
     "declarations.change_declaration": field_staff,
@@ -116,6 +121,22 @@ PERMISSIONS = {
     "testing.add_testround": hq,
     "testing.change_testround": hq,
     "testing.add_roundexemption": field_staff,
+    # Quarantine: HQ sets up sites; site staff run them; areas run home measures with the care teams.
+    "quarantine.view_quarantinesite": hq | area_officers | site_staff | has_role(R.EPIDEMIOLOGIST, R.SUPERVISOR),
+    "quarantine.add_quarantinesite": hq,
+    "quarantine.change_quarantinesite": hq | site_staff,
+    "quarantine.view_stay": hq | area_officers | site_staff | has_role(R.SUPERVISOR),
+    "quarantine.add_stay": hq | site_staff,
+    "quarantine.view_transfer": field_staff | site_staff | checkpoint_staff,
+    "quarantine.add_transfer": hq | area_officers | site_staff,
+    "quarantine.change_transfer": field_staff | site_staff,
+    "quarantine.view_healthcheck": field_staff | site_staff | care_members | has_role(R.SUPERVISOR),
+    "quarantine.add_healthcheck": field_staff | site_staff | care_members,
+    "quarantine.view_homevisit": field_staff | care_members | has_role(R.SUPERVISOR),
+    "quarantine.add_homevisit": field_staff | care_members | has_role(R.SUPERVISOR),
+    "quarantine.view_census": hq | area_officers | has_role(R.SUPERVISOR, R.DEPT_OFFICER),
+    "quarantine.view_caremember": field_staff | care_members | site_staff | has_role(R.SUPERVISOR),
+    "quarantine.change_caremember": hq | area_officers,
     "warning.view_signal": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER, R.SUPERVISOR),
     "audit.view_auditevent": auditors,
     "audit.export_auditevent": auditors,

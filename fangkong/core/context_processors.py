@@ -12,7 +12,7 @@ NAVIGATION = [
     ("policy", _("防控策略"), "policy:packs", "policy.view_policypack"),
     ("venues", _("场所码"), "venues:list", "venues.view_venue"),
     ("testing", _("核酸检测"), "testing:index", "testing.view_sample"),
-    ("quarantine", _("隔离管控"), None, None),
+    ("quarantine", _("隔离管控"), "quarantine:index", "quarantine.view_healthcheck"),
     ("vaccination", _("疫苗接种"), None, None),
     ("tracing", _("流调溯源"), "tracing:board", "tracing.view_case"),
     ("zones", _("管控区域"), "tracing:zones", "tracing.view_controlzone"),

@@ -30,6 +30,7 @@ from . import data
 from .arrivals import generate_arrivals
 from .households import DoorPlan, household_size, members
 from .identities import IdentityMaker, local_birthplace, other_birthplace
+from .quarantine import generate_quarantine
 from .testing import generate_sampling_points
 from .tracing import generate_outbreak
 from .venues import generate_checkins, generate_venues
@@ -254,6 +255,10 @@ ACCOUNTS = [
     ("checkpoint", Role.CHECKPOINT_OFFICER, "township1", "township"),
     ("venue", Role.VENUE_MANAGER, "grid1", None),
     ("supervisor", Role.SUPERVISOR, "county", "指挥部办公室"),
+    # The rest of grid1's 五包一 care teams, with village1 (cadre) and grid1 (grid worker).
+    ("doctor", Role.COMMUNITY_DOCTOR, "village1", None),
+    ("police", Role.POLICE_OFFICER, "village1", None),
+    ("volunteer", Role.VOLUNTEER, "grid1", None),
     ("auditor", Role.AUDITOR, "county", "指挥部办公室"),
 ]
 
@@ -397,6 +402,8 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
     if checkin_days >= 5:
         progress("outbreak", 0, 1)
         generate_outbreak(rng)
+    progress("quarantine", 0, 1)
+    generate_quarantine(rng)
     progress("analyze", 0, 1)
     analyze()
     return accounts

@@ -71,6 +71,7 @@ class OrderStatus(models.TextChoices):
     ACTIVE = "active", _("管控中")
     RELEASED = "released", _("已解除")
     CANCELLED = "cancelled", _("已撤销")
+    MERGED = "merged", _("已合并")
 
 
 class Colour(models.TextChoices):
@@ -78,6 +79,34 @@ class Colour(models.TextChoices):
     YELLOW = "yellow", _("黄码")
     RED = "red", _("红码")
 
+
+STAGE_RANK = {Stage.HOME_MONITORING: 1, Stage.HOME_ISOLATION: 2, Stage.CENTRALIZED: 3}
+
+# How a pack runs its measures (the quarantine app executes them). Every key may be overridden per pack.
+DEFAULT_QUARANTINE_RULES = {
+    # A positive at a site restarts the period of everyone on the same floor and this many floors
+    # above and below (null: no restart).
+    "restart_floors": 1,
+    # Release needs the last test of the order negative; and the room sample negative when true.
+    "release_needs_negative_test": True,
+    "room_sample_required": False,
+    # A stage advances on its date only when its own tests were negative.
+    "advance_needs_negative_tests": True,
+    # Health checks: the hours by which each daily check is due, and the fever threshold.
+    "check_hours": [10, 18],
+    "fever_celsius": 37.3,
+    # 五包一: the care team of a person at home, in order; "account_role" is the account role that
+    # fills the place by default (the one in the person's area), empty when it is named by hand.
+    "care_roles": [
+        {"code": "cadre", "label": "社区（村）干部", "account_role": "village_officer"},
+        {"code": "grid", "label": "网格员", "account_role": "grid_worker"},
+        {"code": "doctor", "label": "医生", "account_role": "community_doctor"},
+        {"code": "police", "label": "民警", "account_role": "police_officer"},
+        {"code": "volunteer", "label": "志愿者", "account_role": "volunteer"},
+    ],
+    # 点对点: minutes after arrival for the receiving side to acknowledge (首接负责) before it escalates.
+    "transfer_ack_minutes": 60,
+}
 
 COLOUR_RANK = {Colour.GREEN: 0, Colour.YELLOW: 1, Colour.RED: 2}
 

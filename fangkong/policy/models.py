@@ -12,7 +12,7 @@ from fangkong.areas.models import Area
 from fangkong.core.querysets import RestrictedManager
 
 from . import planning
-from .choices import Category, Granularity, OrderStatus, RiskLevel
+from .choices import Category, Granularity, OrderStatus, RiskLevel, Stage
 
 
 class RiskArea(models.Model):
@@ -75,6 +75,8 @@ class PolicyPack(models.Model):
     # Control zones: {"levels": ["sealed", "controlled", "precaution"], "<level>": {"lift_days": 14,
     # "then": "<next level or empty>", "test_within_days": 2}}.
     zone_rules = models.JSONField(_("管控区域规则"), default=dict, blank=True)
+    # How measures are run: choices.DEFAULT_QUARANTINE_RULES lists the keys; empty = the defaults.
+    quarantine_rules = models.JSONField(_("隔离管控规则"), default=dict, blank=True)
     copied_from = models.ForeignKey("self", verbose_name=_("复制自"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="copies")
     activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
@@ -163,6 +165,15 @@ class ControlOrder(models.Model):
     stages = models.JSONField(_("阶段安排"), default=list)
     planned_end = models.DateField(_("计划解除日期"))
     status = models.CharField(_("状态"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.ACTIVE)
+    # As executed: the stage the person is in now (it advances on its date when its conditions hold),
+    # why it is held, and the order this one was merged into (the stricter plan of the two).
+    current_stage = models.CharField(_("当前阶段"), max_length=20, choices=Stage.choices, blank=True)
+    stage_since = models.DateField(_("本阶段起始"), null=True, blank=True)
+    stage_end = models.DateField(_("本阶段计划结束"), null=True, blank=True, editable=False)
+    hold_reason = models.CharField(_("暂缓原因"), max_length=200, blank=True)
+    merged_into = models.ForeignKey("self", verbose_name=_("合并至"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="merged_orders")
+    history = models.JSONField(_("执行记录"), default=list, blank=True)
     released_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -180,10 +191,19 @@ class ControlOrder(models.Model):
             models.Index(fields=["status", "planned_end"], name="order_open_idx"),
             models.Index(fields=["area", "status"], name="order_area_idx"),
             models.Index(fields=["subject_type", "subject_id"], name="order_subject_idx"),
+            models.Index(fields=["status", "current_stage"], name="order_stage_idx"),
+            models.Index(fields=["status", "stage_end"], name="order_stage_end_idx"),
         ]
 
     def __str__(self):
         return f"{self.get_category_display()} · {self.label}"
+
+    def save(self, *args, **kwargs):
+        self.stage_end = self.current_stage_end()
+        fields = kwargs.get("update_fields")
+        if fields is not None and {"stages", "current_stage", "stage_since"} & set(fields):
+            kwargs["update_fields"] = {*fields, "stage_end"}
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:
@@ -195,6 +215,17 @@ class ControlOrder(models.Model):
     def is_open(self) -> bool:
         return self.status == OrderStatus.ACTIVE
 
+    def current_stage_end(self):
+        """When the stage being served is planned to end (the daily job advances orders past it)."""
+        index = planning.current_segment(self.stages, self.current_stage, self.stage_since)
+        return date.fromisoformat(self.stages[index]["end"]) if index is not None else None
+
+    @property
+    def planned_stage(self) -> str:
+        """The stage the plan has for today ('' outside it)."""
+        from django.utils import timezone
+
+        return planning.stage_on(self.stages, timezone.localdate())
 
 
 class PersonStatus(models.Model):

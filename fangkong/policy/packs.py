@@ -51,6 +51,7 @@ PACKS = [
     {
         "code": "ed8-14-7", "name": "第八版方案（14+7）", "effective_from": "2021-05-11", "lookback_days": 14,
         "contact_window_days": 2, "contact_rules": CONTACT_RULES, "zone_rules": ZONES_2021,
+        "quarantine_rules": {"room_sample_required": True},
         "description": "《新型冠状病毒肺炎防控方案（第八版）》：密接 14 天集中隔离 + 7 天居家健康监测，"
                        "集中隔离第 1、4、7、14 天、居家第 2、7 天核酸检测。",
         "rules": {
@@ -71,6 +72,7 @@ PACKS = [
     {
         "code": "ed9-7-3", "name": "第九版方案（7+3）", "effective_from": "2022-06-28", "lookback_days": 7,
         "contact_window_days": 2, "contact_rules": CONTACT_RULES, "zone_rules": ZONES_ED9,
+        "quarantine_rules": {"room_sample_required": False},
         "description": "《新型冠状病毒肺炎防控方案（第九版）》：密接 7 天集中隔离 + 3 天居家健康监测；"
                        "次密接 7 天居家隔离；高风险地区来人 7 天集中隔离，中风险地区来人 7 天居家隔离。",
         "rules": {
@@ -91,6 +93,7 @@ PACKS = [
     {
         "code": "nov2022-5-3", "name": "二十条（5+3）", "effective_from": "2022-11-11", "lookback_days": 7,
         "contact_window_days": 2, "contact_rules": CONTACT_RULES, "zone_rules": ZONES_NOV2022,
+        "quarantine_rules": {"room_sample_required": False},
         "description": "2022 年 11 月“二十条”：密接 5 天集中隔离 + 3 天居家隔离；不再判定次密接；"
                        "高风险区外溢人员 7 天居家隔离（第 1、3、5、7 天检测）；中风险等级取消。",
         "rules": {

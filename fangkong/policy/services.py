@@ -21,9 +21,11 @@ from . import matching, places, planning
 from .choices import (
     ARRIVAL_CATEGORY_FOR_SEVERITY,
     COLOUR_RANK,
+    DEFAULT_QUARANTINE_RULES,
     DEFAULT_STATUS_RULES,
     SEVERITY,
     STAGE_ORDER,
+    STAGE_RANK,
     Category,
     Colour,
     Granularity,
@@ -116,21 +118,47 @@ def _subject_filter(subject) -> dict:
     return {"subject_type": ContentType.objects.get_for_model(subject), "subject_id": str(subject.pk)}
 
 
+def quarantine_rules(pack: PolicyPack | None) -> dict:
+    """How PACK runs its measures: its own keys over the defaults."""
+    return {**DEFAULT_QUARANTINE_RULES, **((pack.quarantine_rules or {}) if pack else {})}
+
+
+def note_history(order: ControlOrder, kind: str, text: str, user=None, **details) -> None:
+    """Append a line to the order's execution record (saved by the caller)."""
+    entry = {"at": timezone.now().isoformat(timespec="seconds"), "kind": kind, "text": str(text)}
+    if user is not None and getattr(user, "is_authenticated", False):
+        entry["by"] = user.get_username()
+    if details:
+        entry.update(details)
+    order.history = [*order.history, entry]
+
+
+def _own_plan(order: ControlOrder) -> list[dict]:
+    return planning.plan_stages(order.rule.stages, order.start_date) if order.rule else list(order.stages)
+
+
+def _initial_stage(stages: list[dict], today: date) -> str:
+    return planning.stage_on(stages, today) or (stages[0]["stage"] if stages else "")
+
+
 @transaction.atomic
 def impose_measure(person, category: str, reason: str, start: date, *, subject=None, user=None,
                    pack: PolicyPack | None = None, area=None) -> ControlOrder | None:
     """Put PERSON under the active pack's measure for CATEGORY, counted from START.
 
     With a SUBJECT (the declaration, the contact link …) the call is
-    idempotent: the open order from that subject is re-planned, or cancelled
-    when the rule now asks for no stage. Returns the open order, or None.
+    idempotent: the order from that subject is re-planned, or cancelled when
+    the rule now asks for no stage. A person has one open order: a second
+    measure is merged into the stricter of the two, day by day, and both keep
+    the history. Returns the order in force for the person, or None.
     """
     pack = pack or active_pack()
     rule = rule_for(pack, category)
     stages = planning.plan_stages(rule.stages, start) if rule else []
     existing = None
     if subject is not None:
-        existing = ControlOrder.objects.filter(status=OrderStatus.ACTIVE, **_subject_filter(subject)).first()
+        existing = (ControlOrder.objects.filter(status__in=[OrderStatus.ACTIVE, OrderStatus.MERGED],
+                                                **_subject_filter(subject)).order_by("-id").first())
     if not stages:
         if existing is not None:
             _close(existing, OrderStatus.CANCELLED, user, _("新的判定无需管控"))
@@ -143,19 +171,70 @@ def impose_measure(person, category: str, reason: str, start: date, *, subject=N
         before = _order_snapshot(existing)
         for name, value in values.items():
             setattr(existing, name, value)
-        existing.save()
         changes = diff(before, _order_snapshot(existing))
         if changes:
+            note_history(existing, "replanned", _("重新判定：%(reason)s") % {"reason": reason[:100]}, user)
+        existing.save()
+        if changes:
             record_event(user, AuditAction.UPDATE, existing, changes=changes, reason=reason)
+        survivor = existing.merged_into if existing.status == OrderStatus.MERGED else existing
+        _replan_merged(survivor, user)
         refresh_status(person)
-        return existing
-    order = ControlOrder(person=person, created_by=user if user and user.is_authenticated else None, **values)
+        return survivor
+    order = ControlOrder(person=person, created_by=user if user and user.is_authenticated else None,
+                         current_stage=_initial_stage(stages, timezone.localdate()), stage_since=start, **values)
     if subject is not None:
         order.subject = subject
+    note_history(order, "imposed", _("%(category)s：%(reason)s") % {
+        "category": Category(category).label if category in Category.values else category, "reason": reason[:100]},
+        user)
     order.save()
     record_event(user, AuditAction.CREATE, order, changes=diff({}, _order_snapshot(order)), reason=reason)
+    survivor = _merge_open_orders(person, user)
     refresh_status(person)
-    return order
+    return survivor
+
+
+def _strictness(order: ControlOrder) -> tuple:
+    top = max((STAGE_RANK.get(s["stage"], 0) for s in order.stages), default=0)
+    return (top, order.planned_end, -order.id)
+
+
+def _merge_open_orders(person, user) -> ControlOrder:
+    """Fold every open order of PERSON into the strictest one; the others stay as merged, with history."""
+    orders = list(ControlOrder.objects.filter(person=person, status=OrderStatus.ACTIVE).select_for_update())
+    survivor = max(orders, key=_strictness)
+    others = [o for o in orders if o.pk != survivor.pk]
+    for other in others:
+        other.status = OrderStatus.MERGED
+        other.merged_into = survivor
+        note_history(other, "merged", _("并入更严格的管控措施 #%(id)s") % {"id": survivor.pk}, user)
+        other.save(update_fields=["status", "merged_into", "history", "updated_at"])
+        ControlOrder.objects.filter(merged_into=other).update(merged_into=survivor)
+        record_event(user, AuditAction.UPDATE, other, changes={"status": [OrderStatus.ACTIVE, OrderStatus.MERGED],
+                                                              "merged_into": [None, survivor.pk]})
+        note_history(survivor, "merged", _("合并管控措施 #%(id)s（%(reason)s）") % {
+            "id": other.pk, "reason": other.reason[:60]}, user)
+    if others:
+        survivor.save(update_fields=["history", "updated_at"])
+        _replan_merged(survivor, user)
+    return survivor
+
+
+def _replan_merged(survivor: ControlOrder, user) -> None:
+    """The survivor's plan is the day-by-day stricter of its own rule's plan and those merged into it."""
+    merged = list(survivor.merged_orders.filter(status=OrderStatus.MERGED))
+    if not merged:
+        return
+    stages = planning.merge_plans(_own_plan(survivor), *[m.stages for m in merged])
+    if stages == survivor.stages:
+        return
+    before = _order_snapshot(survivor)
+    survivor.stages = stages
+    survivor.planned_end = planning.planned_end(stages)
+    survivor.save(update_fields=["stages", "planned_end", "updated_at"])
+    record_event(user, AuditAction.UPDATE, survivor, changes=diff(before, _order_snapshot(survivor)),
+                 reason=_("合并管控措施"))
 
 
 def _order_snapshot(order: ControlOrder) -> dict:
@@ -166,17 +245,37 @@ def _order_snapshot(order: ControlOrder) -> dict:
 
 
 def _close(order: ControlOrder, status: str, user, reason: str) -> None:
+    """End ORDER. Ending the order others were merged into hands the person over to the strictest of those."""
     before = order.status
     order.status = status
     order.released_at = timezone.now()
-    order.save(update_fields=["status", "released_at", "updated_at"])
+    note_history(order, status, reason, user)
+    order.save(update_fields=["status", "released_at", "history", "updated_at"])
     record_event(user, AuditAction.UPDATE, order, changes={"status": [before, status]}, reason=reason)
+    if before == OrderStatus.MERGED and order.merged_into_id:
+        survivor = order.merged_into
+        survivor.stages = _own_plan(survivor)
+        survivor.planned_end = planning.planned_end(survivor.stages)
+        survivor.save(update_fields=["stages", "planned_end", "updated_at"])
+        _replan_merged(survivor, user)
+    elif status == OrderStatus.CANCELLED:
+        merged = list(order.merged_orders.filter(status=OrderStatus.MERGED))
+        if merged:
+            heir = max(merged, key=_strictness)
+            heir.status, heir.merged_into = OrderStatus.ACTIVE, None
+            heir.current_stage = heir.current_stage or _initial_stage(heir.stages, timezone.localdate())
+            note_history(heir, "unmerged", _("原措施 #%(id)s 撤销，本措施恢复执行") % {"id": order.pk}, user)
+            heir.save(update_fields=["status", "merged_into", "current_stage", "history", "updated_at"])
+            ControlOrder.objects.filter(pk__in=[m.pk for m in merged if m.pk != heir.pk]).update(merged_into=heir)
+            _replan_merged(heir, user)
     refresh_status(order.person)
 
 
 def cancel_measures_from(subject, user, reason: str) -> int:
-    orders = list(ControlOrder.objects.filter(status=OrderStatus.ACTIVE, **_subject_filter(subject)))
+    orders = list(ControlOrder.objects.filter(status__in=[OrderStatus.ACTIVE, OrderStatus.MERGED],
+                                              **_subject_filter(subject)))
     for order in orders:
+        order.refresh_from_db()
         _close(order, OrderStatus.CANCELLED, user, reason)
     return len(orders)
 
@@ -242,7 +341,8 @@ def activate_pack(user, pack: PolicyPack, *, reason: str = "", request=None) -> 
     pack.save(update_fields=["is_active", "activated_at", "activated_by", "updated_at"])
     rules = {r.category: r for r in pack.rules.all()}
     moved = 0
-    for order in ControlOrder.objects.filter(status=OrderStatus.ACTIVE).select_for_update().iterator(chunk_size=2000):
+    orders = ControlOrder.objects.filter(status__in=[OrderStatus.ACTIVE, OrderStatus.MERGED]).order_by("-status")
+    for order in orders.select_for_update().iterator(chunk_size=2000):
         rule = rules.get(order.category)
         before = _order_snapshot(order)
         stages = planning.plan_stages(rule.stages, order.start_date) if rule else []
@@ -258,8 +358,14 @@ def activate_pack(user, pack: PolicyPack, *, reason: str = "", request=None) -> 
         changes.pop("pack", None)
         if changes:
             moved += 1
+            note_history(order, "replanned", _("切换防控策略：%(name)s，计划解除日期 %(old)s → %(new)s") % {
+                "name": pack.name, "old": before["planned_end"], "new": order.planned_end.isoformat()}, user)
+            order.save(update_fields=["history"])
             record_event(user, AuditAction.UPDATE, order, changes=changes,
                          reason=_("切换防控策略：%(name)s") % {"name": pack.name})
+    for survivor in ControlOrder.objects.filter(status=OrderStatus.ACTIVE, merged_orders__status=OrderStatus.MERGED
+                                                ).distinct():
+        _replan_merged(survivor, user)
     record_event(user, AuditAction.UPDATE, pack, request=request, reason=reason,
                  changes={"is_active": [False, True], "previous": [previous.code if previous else None, pack.code],
                           "orders_replanned": [None, moved]})
@@ -284,6 +390,7 @@ def copy_pack(user, pack: PolicyPack, *, name: str, code: str) -> PolicyPack:
         code=code, name=name, description=pack.description, effective_from=pack.effective_from,
         lookback_days=pack.lookback_days, contact_window_days=pack.contact_window_days, copied_from=pack,
         status_rules=pack.status_rules, contact_rules=pack.contact_rules, zone_rules=pack.zone_rules,
+        quarantine_rules=pack.quarantine_rules,
         created_by=user,
     )
     for rule in pack.rules.all():

@@ -43,6 +43,28 @@ def create_task(*, kind: str, title: str, area, role: str, deadline, subject=Non
     return task
 
 
+def create_tasks(specs: list[dict], created_by=None) -> list[Task]:
+    """Many tasks at once (a daily job's work): each spec holds create_task's keyword arguments.
+
+    One audit row for the batch when a user acts; a scheduled job (no user) writes none, like create_task.
+    """
+    tasks = []
+    for spec in specs:
+        spec = dict(spec)
+        subject = spec.pop("subject", None)
+        task = Task(created_by=created_by, **spec)
+        if subject is not None:
+            task.subject_type = ContentType.objects.get_for_model(subject)
+            task.subject_id = str(subject.pk)
+        tasks.append(task)
+    Task.objects.bulk_create(tasks, batch_size=1000)
+    if created_by is not None and tasks:
+        record_event(created_by, AuditAction.CREATE, None, object_type="tasks.task", object_id="*",
+                     object_repr=_("批量任务 %(n)s 条") % {"n": len(tasks)},
+                     changes={"kinds": [None, sorted({t.kind for t in tasks})], "count": [None, len(tasks)]})
+    return tasks
+
+
 def inbox_q(user) -> Q:
     """Tasks that are the user's to do: their role in their area, named to them, or escalated to their area."""
     q = Q(assignee=user)

@@ -42,6 +42,7 @@ from fangkong.warning.services import raise_signal
 from . import schedules
 from .choices import FollowupStatus, PoolSize, Result, TubeStatus
 from .models import LabResult, PoolFollowup, Sample, SamplingPoint, SamplingSession, Tube
+from .signals import single_positive
 
 TASK_KIND = "pool_retest"
 SIGNAL_SINGLE = "positive_result"
@@ -405,6 +406,8 @@ def _retest_outcomes(user, resulted: dict[int, str]) -> dict:
                              occurred_at=tube.resulted_at)
                 PoolFollowup.objects.filter(retest=sample).update(status=FollowupStatus.POSITIVE)
                 touched.add(person.pk)
+                single_positive.send(sender=Tube, person_ids=[person.pk], user=user,
+                                     day=timezone.localdate(sample.sampled_at))
             continue
         deadline = timezone.now() + timedelta(hours=hours)
         created = 0

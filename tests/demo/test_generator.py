@@ -177,3 +177,15 @@ def test_sampling_points_in_every_township(county):
 
     townships = Area.objects.filter(level="township")
     assert {p.area_id[:9] for p in SamplingPoint.objects.all()} == {t.code[:9] for t in townships}
+
+
+@pytest.mark.django_db
+def test_quarantine_sites_stays_transfers_and_care_teams(county):
+    from fangkong.quarantine.models import CareMember, HealthCheck, QuarantineSite, Stay, Transfer
+
+    assert QuarantineSite.objects.count() == 2
+    assert Stay.objects.filter(checked_out_at__isnull=True).exists()
+    assert Transfer.objects.filter(status="acknowledged").exists()
+    teams = CareMember.objects.values("order").distinct().count()
+    assert teams and CareMember.objects.filter(user__username="volunteer").exists()
+    assert HealthCheck.objects.exists()

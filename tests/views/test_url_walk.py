@@ -17,7 +17,7 @@ from tests.base import WorldTestCase
 
 SKIP_PREFIXES = ("api/", "i18n/", "static/", "admin/")  # the API and admin have their own tests
 PUBLIC = {"login", "declare:form", "declare:receipt", "declare:status", "declare:edit", "declare:poster",
-          "declare:places", "scan:scan"}
+          "declare:places", "scan:scan", "quarantine_self_check"}
 # Reference data every signed-in user may read: the risk-area list and the policy packs.
 READABLE_BY_ALL = {"policy:risk_area_detail", "policy:pack_detail"}
 
@@ -86,6 +86,18 @@ class UrlWalkTests(WorldTestCase):
 
         round_a = Round.objects.create(name="甲网格核酸筛查", area=w.grid_a, starts_at=timezone.now(),
                                        deadline=timezone.now() + timedelta(hours=24))
+        from fangkong.policy.services import impose_measure
+        from fangkong.quarantine.models import QuarantineSite, Room, Stay
+        from fangkong.quarantine.transfers import plan_transfer
+
+        order_a = impose_measure(w.person_a, "close_contact", "甲网格密接管控", timezone.localdate(), user=w.hq)
+        site_a = QuarantineSite.objects.create(name="甲镇隔离点", area=w.township_a)
+        room_a = Room.objects.create(site=site_a, floor=3, number="301")
+        stay_a = Stay.objects.create(order=order_a, person=w.person_a, site=site_a, room=room_a, area=w.township_a,
+                                     category=order_a.category)
+        transfer_a = plan_transfer(w.township_a_officer, {
+            "kind": "to_home", "from_place": "甲镇隔离点", "to_place": "甲村", "vehicle": "鲁J12345", "driver": "赵",
+            "planned_at": timezone.now()}, [w.person_a])
         case_views = ("case", "case_edit", "trajectory", "entry_new", "trace", "contacts", "contact_add",
                       "dispatch", "transfers_export")
         zone_views = ("zone", "zone_edit", "zone_publish", "zone_lift", "zone_round")
@@ -125,6 +137,16 @@ class UrlWalkTests(WorldTestCase):
                 "keygroup", "keygroup_overdue_export", "keygroup_tasks", "keygroup_import", "keygroup_edit")},
             **{f"testing:{name}": {"pk": round_a.pk}
                for name in ("round", "round_missing", "round_exempt", "round_close")},
+            **{f"quarantine:{name}": {"pk": order_a.pk}
+               for name in ("order", "order_advance", "order_release", "order_notice")},
+            **{f"quarantine:{name}": {"pk": site_a.pk} for name in ("site", "site_check_in")},
+            "quarantine:stay_check_out": {"pk": stay_a.pk}, "quarantine:room_service": {"pk": room_a.pk},
+            **{f"quarantine:{name}": {"pk": transfer_a.pk}
+               for name in ("transfer", "transfer_depart", "transfer_arrive", "transfer_acknowledge",
+                            "transfer_cancel")},
+            **{f"quarantine:{name}": {"order_pk": order_a.pk}
+               for name in ("care", "care_check", "care_visit", "care_member")},
+            "quarantine_self_check": {"token": "not-a-token"},
         }
 
     def urls(self):
@@ -138,7 +160,8 @@ class UrlWalkTests(WorldTestCase):
     def test_outsiders_never_see_grid_a_records(self):
         secret_bits = [self.w.person_a.name, self.w.person_a.doc_masked, "甲网格走访任务", "甲网格导出", "甲网格.csv",
                        "甲网格返乡人", self.declaration_a.receipt, self.declaration_a.doc_masked, "甲网格小超市",
-                       self.case_a.number, "甲网格密接", "甲网格封控区", "甲网格聚集"]
+                       self.case_a.number, "甲网格密接", "甲网格封控区", "甲网格聚集", "甲镇隔离点",
+                       "甲网格密接管控", "鲁J12345"]
         for user in (self.w.grid_b_worker, self.w.outsider):
             for name, url, has_object in self.urls():
                 for method in ("get", "post"):
