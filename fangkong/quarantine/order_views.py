@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -165,7 +166,7 @@ def order_detail(request, pk):
         "may_view_person": user.has_perm("people.view_person"),
         "timeline": _timeline(order, today, results),
         "conditions": orders.conditions(order, today) if active else [],
-        "history": list(reversed(order.history)),
+        "history": [{**entry, "at": parse_datetime(entry.get("at") or "")} for entry in reversed(order.history)],
         "merged_orders": order.merged_orders.select_related("pack").order_by("id"),
         "stays": stays, "transfers": transfers,
         "care_team": CareMember.objects.filter(order=order).select_related("user").order_by("id"),

@@ -229,3 +229,19 @@ def stay_check_out(request, pk):
         "stay": stay, "site": stay.site, "name": mask_name(stay.person.name), "form": form,
         "day": sites.stay_day(stay), "category": sites.category_label(stay.category),
     }, status=status)
+
+
+@require_POST
+@permission_required("quarantine.add_stay", raise_exception=True)
+def stay_room_sample(request, pk):
+    """The room's environment sample, recorded before the person leaves (release may need it negative)."""
+    user = request.user
+    stay = get_object_or_404(Stay.objects.filter(site__in=sites.sites_for(user)).select_related("room"), pk=pk)
+    result = request.POST.get("room_sample", "")
+    try:
+        sites.record_room_sample(user, stay, result, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已记录 %(number)s 房间环境采样结果。") % {"number": stay.room.number})
+    return redirect("quarantine:site", pk=stay.site_id)

@@ -140,7 +140,7 @@ class UrlWalkTests(WorldTestCase):
             **{f"quarantine:{name}": {"pk": order_a.pk}
                for name in ("order", "order_advance", "order_release", "order_notice")},
             **{f"quarantine:{name}": {"pk": site_a.pk} for name in ("site", "site_check_in")},
-            "quarantine:stay_check_out": {"pk": stay_a.pk}, "quarantine:room_service": {"pk": room_a.pk},
+            "quarantine:stay_check_out": {"pk": stay_a.pk}, "quarantine:stay_room_sample": {"pk": stay_a.pk}, "quarantine:room_service": {"pk": room_a.pk},
             **{f"quarantine:{name}": {"pk": transfer_a.pk}
                for name in ("transfer", "transfer_depart", "transfer_arrive", "transfer_acknowledge",
                             "transfer_cancel")},
