@@ -131,3 +131,32 @@ class ControlOrderApiTests(ApiTestCase):
         self.assertError(self.get(self.w.grid_a_worker, "/census"), 403, "forbidden")
         tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
         self.assertError(self.get(self.w.hq, "/census", day=tomorrow), 400, "invalid")
+
+
+class ReleaseDayApiTests(ApiTestCase):
+    """The release day through the API under both editions: the plan's last day, once its test is back."""
+
+    def release_on(self, code, category, length):
+        from fangkong.policy.models import PolicyPack
+        from fangkong.policy.services import activate_pack
+
+        w = self.w
+        activate_pack(w.hq, PolicyPack.objects.get(code=code))
+        early = impose_measure(make_person(w.hq, w.grid_a, "早一天"), category, "密接", days_ago(length - 2), user=w.hq)
+        due = impose_measure(make_person(w.hq, w.grid_a, "当天"), category, "密接", days_ago(length - 1), user=w.hq)
+        self.assertEqual(early.label, {"ed8-14-7": "14+7", "ed9-7-3": "7+3"}[code])
+        user = self.w.township_a_officer
+        for order in (early, due):  # found late: they start in the stage their plan has today, the last one
+            self.assertEqual(order.current_stage, order.stages[-1]["stage"])
+            swab_test_days(order, up_to=timezone.localdate())
+        self.assertError(self.post(user, f"/control-orders/{early.pk}/release"), 409, "refused", "未到解除时间")
+        response = self.post(user, f"/control-orders/{due.pk}/release")
+        self.assertEqual(response.status_code, 200, response.content.decode())
+        self.assertEqual(response.json()["status"], OrderStatus.RELEASED)
+        self.assertEqual(due.planned_end, timezone.localdate())
+
+    def test_14_plus_7_is_released_on_day_21(self):
+        self.release_on("ed8-14-7", "close_contact", 21)
+
+    def test_7_plus_3_is_released_on_day_10(self):
+        self.release_on("ed9-7-3", "close_contact", 10)
