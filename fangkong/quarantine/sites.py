@@ -29,6 +29,8 @@ from fangkong.core.scope import in_scope
 from fangkong.people.identity import mask_name
 from fangkong.policy.choices import Category, OrderStatus, Stage
 from fangkong.policy.services import note_history
+from fangkong.warning.choices import Severity, SignalKind
+from fangkong.warning.services import raise_signal
 
 from .choices import OPEN_TRANSFER_STATUSES, SampleResult, SiteKind, StayEnd
 from .models import QuarantineSite, Room, Stay, Transfer
@@ -447,6 +449,11 @@ def _set_sample(stay: Stay, result, now: datetime) -> str:
     if result not in SampleResult.values:
         raise ValidationError({"room_sample": _("房间环境采样结果应为阴性或阳性。")})
     stay.room_sample, stay.room_sampled_at = result, now
+    if result == SampleResult.POSITIVE:
+        raise_signal(SignalKind.SITE_POSITIVE, area=stay.area, person_id=stay.person_id, subject=stay.site,
+                     severity=Severity.CRITICAL, details={"room": stay.room.number, "environment": True},
+                     title=_("隔离点环境采样阳性：%(site)s %(room)s 房间") % {"site": stay.site.name,
+                                                                     "room": stay.room.number})
     return result
 
 

@@ -428,3 +428,23 @@ class SitePageTests(SiteWorld):
                         self.assertIn(response.status_code, (403, 404, 405), f"{user} {method} {url}")
         self.assertTrue(Stay.objects.get(pk=stay.pk).is_open)
         self.assertFalse(self.room("302").out_of_service)
+
+
+def test_positive_room_sample_raises_a_site_signal(db):
+    from datetime import date
+
+    from fangkong.policy.services import impose_measure
+    from fangkong.quarantine import sites
+    from fangkong.quarantine.models import QuarantineSite, Room, Stay
+    from fangkong.warning.models import Signal
+    from tests.factories import World
+
+    w = World()
+    order = impose_measure(w.person_a, "close_contact", "密接", date.today(), user=w.hq)
+    site = QuarantineSite.objects.create(name="环境采样测试点", area=w.county)
+    room = Room.objects.create(site=site, floor=2, number="201")
+    stay = Stay.objects.create(order=order, person=w.person_a, site=site, room=room, area=site.area,
+                               category=order.category)
+    sites.record_room_sample(w.hq, stay, "positive")
+    signal = Signal.objects.get(kind="site_positive")
+    assert signal.details["room"] == "201" and "201" in signal.title
