@@ -255,7 +255,7 @@ def set_member(user, order: ControlOrder, role: str, name: str = "", phone: str 
     if errors:
         raise ValidationError(errors)
     label = specs[role].get("label", role)[:30]
-    member = CareMember.objects.select_for_update().filter(order=order, role=role).select_related("task").first()
+    member = CareMember.objects.select_for_update(of=("self",)).filter(order=order, role=role).select_related("task").first()
     before = {"name": member.name, "phone": member.phone, "user": member.user_id} if member else None
     if member is None:
         member = CareMember(order=order, role=role, role_label=label)

@@ -105,7 +105,7 @@ def _require_active(order: ControlOrder):
 def advance_order(user, order: ControlOrder, today: date | None = None) -> ControlOrder:
     """Move ORDER to its next stage (or release it after the last), refusing with the reason when it may not."""
     today = today or timezone.localdate()
-    order = ControlOrder.objects.select_for_update().select_related("pack", "person").get(pk=order.pk)
+    order = ControlOrder.objects.select_for_update(of=("self",)).select_related("pack", "person").get(pk=order.pk)
     _require_active(order)
     index = planning.current_segment(order.stages, order.current_stage, order.stage_since)
     if index is None:
@@ -127,7 +127,7 @@ def advance_order(user, order: ControlOrder, today: date | None = None) -> Contr
 def release_order(user, order: ControlOrder, today: date | None = None) -> ControlOrder:
     """Release ORDER at the end of its last stage when the pack's conditions hold; refused with the reason."""
     today = today or timezone.localdate()
-    order = ControlOrder.objects.select_for_update().select_related("pack", "person").get(pk=order.pk)
+    order = ControlOrder.objects.select_for_update(of=("self",)).select_related("pack", "person").get(pk=order.pk)
     _require_active(order)
     if today < order.planned_end:
         raise ValidationError(_("计划解除日期为 %(end)s，未到解除时间。") % {"end": order.planned_end.isoformat()})

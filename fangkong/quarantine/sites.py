@@ -462,7 +462,7 @@ def check_out(user, stay: Stay, left_to: str, room_sample: str | None = None, no
               request=None) -> Stay:
     """The person leaves the site (to home, released, hospital, another site); the bed is free again."""
     _check_stay_access(user, stay)
-    stay = Stay.objects.select_for_update().select_related("site", "room", "person", "order").get(pk=stay.pk)
+    stay = Stay.objects.select_for_update(of=("self",)).select_related("site", "room", "person", "order").get(pk=stay.pk)
     if stay.checked_out_at is not None:
         raise ValidationError(_("该人员已于 %(at)s 离开，不能重复办理。") % {
             "at": timezone.localtime(stay.checked_out_at).strftime("%Y-%m-%d %H:%M")})

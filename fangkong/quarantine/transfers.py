@@ -337,7 +337,7 @@ def plan_transfer(user, data: dict, people, *, request=None) -> Transfer:
 
 # Moving ---------------------------------------------------------------------------------------
 def _lock(transfer: Transfer) -> Transfer:
-    return Transfer.objects.select_for_update().select_related("area", "to_site").get(pk=transfer.pk)
+    return Transfer.objects.select_for_update(of=("self",)).select_related("area", "to_site").get(pk=transfer.pk)
 
 
 def _refresh(target: Transfer, source: Transfer) -> Transfer:

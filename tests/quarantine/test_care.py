@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -232,7 +233,8 @@ class MissedCheckTests(CareWorld):
         ContentType.objects.get_for_model(ControlOrder)  # cached per process: warm it so the count is stable
         # The orders, packs, stays, one per check window (2 today), the misses raised, the teams, one per tree
         # level (4), then the inserts (tasks, signals, misses, audit) in a savepoint (2): whatever the number of orders.
-        with self.assertNumQueries(18):
+        # SQLite splits one of the bulk inserts in two (its limit on variables per statement).
+        with self.assertNumQueries(18 if connection.vendor == "sqlite" else 17):
             self.assertEqual(care.detect_missed_checks(at(self.today, 19)), 60)
 
 
