@@ -137,6 +137,15 @@ def _allocate(rng, grids: list[GridInfo], total: int) -> list[int]:
     counts = [int(w * scale) for w in weights]
     for i in range(total - sum(counts)):
         counts[i % len(counts)] += 1
+    # The first grid is where the demo accounts work (grid1): give it a street's worth of households even
+    # in a small county, taking the people from the largest grids.
+    floor = min(60, total // 20)
+    while counts and counts[0] < floor:
+        largest = max(range(1, len(counts)), key=counts.__getitem__, default=0)
+        if largest == 0 or counts[largest] <= 1:
+            break
+        counts[largest] -= 1
+        counts[0] += 1
     return counts
 
 

@@ -119,6 +119,10 @@ def test_arrival_transfer_site_home_care_and_release_under_14_plus_7(browser_con
     site.get_by_test_id("site-list").get_by_text("县城宾馆集中隔离点").first.click()
     site_url = site.url
     site.goto(site_url + "check-in/")
+    search = site.get_by_test_id("check-in-search")
+    search.locator("input[name=q]").fill(name)
+    with site.expect_navigation():
+        search.locator("[type=submit]").click()
     site.get_by_test_id(f"candidate-{order_id}").click()
     suggestions = site.get_by_test_id("suggested-rooms")
     suggestions.wait_for()
