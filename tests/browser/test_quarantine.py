@@ -215,3 +215,49 @@ def test_arrival_transfer_site_home_care_and_release_under_14_plus_7(browser_con
     hq.goto("/quarantine/census/")
     hq.get_by_test_id("census-table").wait_for()
     shot(hq, "quarantine-census")
+
+
+def _switch_pack(hq, name: str) -> None:
+    """HQ switches the active pack from the policy pages: preview, then confirm with a reason."""
+    hq.goto("/policy/packs/")
+    hq.get_by_role("link", name=re.compile(name)).first.click()
+    hq.get_by_role("link", name="预览并启用").first.click()
+    hq.get_by_label(re.compile("启用事由")).fill(f"执行{name}")
+    with hq.expect_navigation():
+        hq.get_by_role("button", name=re.compile("确认启用")).click()
+
+
+def _waiting_close_contact(demo_var_dir, grid_code: str) -> tuple[int, date]:
+    with _db(demo_var_dir) as db:
+        row = db.execute("""
+            SELECT o.id, o.start_date FROM policy_controlorder o
+             WHERE o.status = 'active' AND o.category = 'close_contact' AND o.area_id LIKE ? || '%'
+               AND o.start_date <= ? AND o.id NOT IN (SELECT order_id FROM quarantine_stay)
+             ORDER BY o.id LIMIT 1""", (grid_code, date.today().isoformat())).fetchone()
+    assert row, "the demo county has no close contact waiting in grid1"
+    return row[0], date.fromisoformat(row[1])
+
+
+def test_close_contact_released_on_day_11_under_7_plus_3(browser_context_factory, login, demo_accounts,
+                                                         demo_var_dir, shot):
+    grid_code = demo_accounts["grid1"]["area_code"]
+    hq = login(browser_context_factory(), "admin")
+    _switch_pack(hq, "第九版方案")
+    try:
+        order_id, start = _waiting_close_contact(demo_var_dir, grid_code)
+        day = lambda n: start + timedelta(days=n - 1)  # noqa: E731  (day 1 is the last exposure)
+        hq.goto(f"/quarantine/orders/{order_id}/")
+        assert "7+3" in hq.locator("main").inner_text()
+        _lab_results(demo_var_dir, order_id, day(0), day(10))
+        _manage(demo_var_dir, "quarantine_day", "--date", day(7).isoformat())
+        assert _order_api(hq, order_id)["current_stage"] == "centralized"
+        _manage(demo_var_dir, "quarantine_day", "--date", day(8).isoformat())
+        assert _order_api(hq, order_id)["current_stage"] == "home_monitoring"
+        _manage(demo_var_dir, "quarantine_day", "--date", day(10).isoformat())
+        assert _order_api(hq, order_id)["status"] == "active"
+        _manage(demo_var_dir, "quarantine_day", "--date", day(11).isoformat())
+        hq.goto(f"/quarantine/orders/{order_id}/")
+        assert "已解除" in hq.locator("main").inner_text()
+        assert "期满解除" in hq.get_by_test_id("order-history").inner_text()
+    finally:
+        _switch_pack(hq, "第八版方案")  # other tests see the demo as it was
