@@ -28,6 +28,9 @@ class Area(models.Model):
     )
     prefix = models.CharField(_("代码前缀"), max_length=20, unique=True)
     population = models.PositiveIntegerField(_("人口数"), default=0)
+    # The outline as a GeoJSON geometry (Polygon or MultiPolygon, WGS 84): the warning board draws the
+    # county from it offline, and the space-time scan takes neighbours from the centroids.
+    boundary = models.JSONField(_("边界"), null=True, blank=True)
 
     objects = RestrictedManager()
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from fangkong.accounts.choices import OrganizationKind, Role
 from fangkong.accounts.models import Organization, User
 from fangkong.accounts.services import create_user
+from fangkong.areas.boundaries import demo_boundaries
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area, Building, Household
 from fangkong.core.scope import prefix_for
@@ -393,6 +394,7 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
     rng = random.Random(seed)
     progress("areas", 0, 1)
     grid_infos = generate_areas(rng, townships=townships, villages=villages, grids=grids)
+    demo_boundaries(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code"))
     progress("accounts", 0, 1)
     accounts = generate_accounts(rng, seed)
     admin = User.objects.get(username="admin")
