@@ -25,6 +25,7 @@ from fangkong.quarantine.api_care import router as care_router
 from fangkong.quarantine.api_orders import router as orders_router
 from fangkong.quarantine.api_sites import router as sites_router
 from fangkong.quarantine.api_transfers import router as transfers_router
+from fangkong.sentinels.api import router as sentinels_router
 from fangkong.tasks.api import router as tasks_router
 from fangkong.testing.api import router as testing_router
 from fangkong.testing.api_keygroups import router as keygroups_router
@@ -35,6 +36,7 @@ from fangkong.tracing.api_zones import router as zones_router
 from fangkong.venues.api import router as venues_router
 from fangkong.venues.api_checkins import router as checkins_router
 from fangkong.venues.api_scan import router as scan_router
+from fangkong.warning.api import router as warning_router
 
 api = FangkongAPI(
     title="fangkong API",
@@ -76,6 +78,10 @@ api.add_router("", orders_router)
 api.add_router("", sites_router)
 api.add_router("", transfers_router)
 api.add_router("", care_router)
+# /sentinels, /sentinel-reports, /drug-purchases
+api.add_router("", sentinels_router)
+# /signals, /alerts, /detectors, /series
+api.add_router("", warning_router)
 
 # Last, so that it only catches what no endpoint above matched: unknown API paths answer in JSON too.
 fallback = Router()

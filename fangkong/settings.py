@@ -12,6 +12,10 @@ from pathlib import Path
 
 import dj_database_url
 
+# The detectors fit many small GLMs: one BLAS thread per process is faster than several fighting over
+# the cores with the web workers (set before numpy is first imported).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -90,6 +94,7 @@ INSTALLED_APPS = [
     "fangkong.tracing",
     "fangkong.testing",
     "fangkong.quarantine",
+    "fangkong.sentinels",
     "fangkong.demo",
 ]
 

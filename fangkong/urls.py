@@ -20,6 +20,8 @@ urlpatterns = [
     path("testing/", include("fangkong.testing.urls")),
     path("quarantine/", include("fangkong.quarantine.urls")),
     path("q/", include("fangkong.quarantine.public_urls")),
+    path("sentinels/", include("fangkong.sentinels.urls")),
+    path("warning/", include("fangkong.warning.urls")),
     path("audit/", include("fangkong.audit.urls")),
     path("jobs/", include("fangkong.core.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -17,8 +17,8 @@ NAVIGATION = [
     ("tracing", _("流调溯源"), "tracing:board", "tracing.view_case"),
     ("zones", _("管控区域"), "tracing:zones", "tracing.view_controlzone"),
     ("coldchain", _("冷链追溯"), None, None),
-    ("sentinels", _("哨点监测"), None, None),
-    ("warning", _("监测预警"), None, None),
+    ("sentinels", _("哨点监测"), "sentinels:index", "sentinels.view_sentinel"),
+    ("warning", _("监测预警"), "warning:index", "warning.view_alert"),
     ("command", _("指挥调度"), None, None),
     ("audit", _("审计日志"), "audit:list", "audit.view_auditevent"),
 ]

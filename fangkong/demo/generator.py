@@ -24,6 +24,7 @@ from fangkong.people.choices import DocumentType, VulnerableGroup
 from fangkong.people.identity import mask_name
 from fangkong.people.models import KeyGroup, Person
 from fangkong.people.services import recount_population
+from fangkong.sentinels.demo import generate_sentinels
 from fangkong.tasks.choices import TaskKind
 from fangkong.tasks.services import create_task, escalate_overdue_tasks
 
@@ -415,6 +416,8 @@ def generate_county(*, people: int = 100_000, seed: int = 2026, townships: int =
         generate_outbreak(rng)
     progress("quarantine", 0, 1)
     generate_quarantine(rng)
+    progress("sentinels", 0, 1)
+    generate_sentinels(rng, timezone.now())
     progress("analyze", 0, 1)
     analyze()
     return accounts

@@ -39,7 +39,7 @@ from fangkong.tasks.models import Task
 from fangkong.tasks.services import OFFICER_ROLE_FOR_LEVEL, create_task
 from fangkong.warning.choices import Severity, SignalKind
 from fangkong.warning.models import Signal
-from fangkong.warning.services import raise_signal
+from fangkong.warning.services import raise_signal, raise_signals
 
 from .access import orders_for
 from .choices import CheckSource, QuarantineTask, Symptom, VisitKind, VisitOutcome
@@ -540,7 +540,7 @@ def _raise_missed(missing, stays: dict, now: datetime) -> int:
         misses.append(MissedCheck(order_id=pk, day=day, slot=slot))
     # Bulk inserts: at 50,000 open orders a missed evening slot is thousands of rows.
     Task.objects.bulk_create(tasks, batch_size=500)
-    Signal.objects.bulk_create(signals, batch_size=500)
+    raise_signals(signals)
     for miss, task in zip(misses, tasks, strict=True):
         miss.task = task
     MissedCheck.objects.bulk_create(misses, batch_size=500)

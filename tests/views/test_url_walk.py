@@ -98,6 +98,18 @@ class UrlWalkTests(WorldTestCase):
         transfer_a = plan_transfer(w.township_a_officer, {
             "kind": "to_home", "from_place": "甲镇隔离点", "to_place": "甲村", "vehicle": "鲁J12345", "driver": "赵",
             "planned_at": timezone.now()}, [w.person_a])
+        from fangkong.warning.models import Alert, DetectorConfig
+        from fangkong.warning.services import raise_signal
+
+        raise_signal("positive_result", title="核酸检测阳性：张三", area=w.grid_a, person=w.person_a)
+        alert_a = Alert.objects.get(area=w.township_a)
+        detector = DetectorConfig.objects.first()
+        from fangkong.sentinels.services import record_purchase, register_sentinel
+
+        sentinel_a = register_sentinel(w.hq, {"kind": "pharmacy", "name": "甲村哨点药房", "area": w.village_a})
+        purchase_a, _ = record_purchase(w.hq, sentinel_a, {
+            "client_key": "urlwalk-sale", "buyer_name": "甲网格购药人", "document_number": "",
+            "items": [{"product": "paracetamol-tab", "quantity": 1}]})
         case_views = ("case", "case_edit", "trajectory", "entry_new", "trace", "contacts", "contact_add",
                       "dispatch", "transfers_export")
         zone_views = ("zone", "zone_edit", "zone_publish", "zone_lift", "zone_round")
@@ -147,6 +159,12 @@ class UrlWalkTests(WorldTestCase):
             **{f"quarantine:{name}": {"order_pk": order_a.pk}
                for name in ("care", "care_check", "care_visit", "care_member")},
             "quarantine_self_check": {"token": "not-a-token"},
+            **{f"sentinels:{name}": {"pk": sentinel_a.pk}
+               for name in ("detail", "zero", "fever", "counts", "absences", "sale")},
+            "sentinels:purchase": {"pk": purchase_a.pk},
+            **{f"warning:{name}": {"pk": alert_a.pk}
+               for name in ("alert", "alert_verify", "alert_respond", "alert_close")},
+            "warning:detector_edit": {"pk": detector.pk},
         }
 
     def urls(self):

@@ -103,7 +103,7 @@ class Command(BaseCommand):
     def _generate(self, options):
         started = time.perf_counter()
         last = {"stage": None, "t": 0.0, "people_start": None}
-        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "arrivals": "入返报备", "venues": "场所", "checkins": "扫码记录", "outbreak": "疫情流调示例", "quarantine": "隔离管控", "analyze": "更新统计信息"}
+        labels = {"areas": "区划", "accounts": "账号和单位", "people": "人员", "population": "统计人口", "tasks": "任务", "arrivals": "入返报备", "venues": "场所", "checkins": "扫码记录", "outbreak": "疫情流调示例", "quarantine": "隔离管控", "sentinels": "哨点监测", "analyze": "更新统计信息"}
 
         def progress(stage, done, total):
             now = time.perf_counter()

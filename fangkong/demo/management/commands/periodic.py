@@ -11,14 +11,16 @@ from django.utils import timezone
 from fangkong.core.jobs import reap_stale_jobs
 from fangkong.declarations.services import escalate_missed_arrivals
 from fangkong.quarantine.orders import run_day
+from fangkong.sentinels.services import run_followups as sentinel_followups
 from fangkong.tasks.services import escalate_overdue_tasks
 from fangkong.venues.compliance import roll_up_recent
 from fangkong.venues.models import RolledUpDay
 from fangkong.venues.partitions import ensure_partitions
+from fangkong.warning.services import detect_day
 
 
 class Command(BaseCommand):
-    help = "每隔 N 秒自动上报逾期任务和逾期未到达的入返人员、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks、escalate_arrivals、quarantine_day 和 reap_jobs）"
+    help = "每隔 N 秒自动上报逾期任务和逾期未到达的入返人员、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks、escalate_arrivals、quarantine_day、sentinel_followups、detect_alerts 和 reap_jobs）"
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=int, default=300, help="间隔秒数（默认 300）")
@@ -43,6 +45,12 @@ class Command(BaseCommand):
                 quarantine = run_day()
                 if any(quarantine.values()):
                     self.stdout.write("quarantine " + " ".join(f"{k}={v}" for k, v in quarantine.items() if v))
+                buyers = sentinel_followups()
+                if any(buyers.values()):
+                    self.stdout.write("sentinels " + " ".join(f"{k}={v}" for k, v in buyers.items() if v))
+                statistical = detect_day()
+                if statistical:
+                    self.stdout.write(f"statistical alerts {len(statistical)}")
                 reaped = reap_stale_jobs()
                 if reaped:
                     self.stdout.write(f"reaped {reaped}")
