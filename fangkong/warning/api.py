@@ -280,6 +280,7 @@ class SeriesOut(Schema):
     signal: str
     label: str
     method: str = Field(description="实际运行的方法（历史不足时为退回方法）")
+    method_label: str = Field(description="方法的中文名称")
     configured_method: str
     baseline_days: int
     history_days: int

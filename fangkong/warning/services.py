@@ -246,7 +246,8 @@ def series(township: Area, signal_type: str, *, day_to: date | None = None, days
     pad = [None] * lead
     return {
         "township": township.code, "township_name": township.name, "signal": signal_type, "label": config.label,
-        "method": result["method"], "configured_method": config.method, "baseline_days": config.baseline_days,
+        "method": result["method"], "method_label": str(alerts.detector_methods().get(result["method"], result["method"])),
+        "configured_method": config.method, "baseline_days": config.baseline_days,
         "history_days": max(history_days, 0), "note": result["note"],
         "days": [shown_from + timedelta(days=i) for i in range(days)],
         "counts": [0] * lead + counts[shown],

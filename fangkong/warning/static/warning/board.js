@@ -38,7 +38,7 @@
       var alarms = data.days.map(function (d, i) { return data.alarm[i] ? [d, data.counts[i]] : null; })
         .filter(function (x) { return x; });
       seriesChart.setOption({
-        tooltip: { trigger: "axis" }, legend: { top: 0 },
+        animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 },
         grid: { left: 40, right: 16, top: 32, bottom: 28 },
         xAxis: { type: "category", data: data.days }, yAxis: { type: "value", minInterval: 1 },
         series: [
