@@ -16,7 +16,7 @@ from fangkong.tasks.services import escalate_overdue_tasks
 from fangkong.venues.compliance import roll_up_recent
 from fangkong.venues.models import RolledUpDay
 from fangkong.venues.partitions import ensure_partitions
-from fangkong.warning.services import detect_day
+from fangkong.warning.services import detect_day, scan_day
 
 
 class Command(BaseCommand):
@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 buyers = sentinel_followups()
                 if any(buyers.values()):
                     self.stdout.write("sentinels " + " ".join(f"{k}={v}" for k, v in buyers.items() if v))
-                statistical = detect_day()
+                statistical = detect_day() + scan_day()
                 if statistical:
                     self.stdout.write(f"statistical alerts {len(statistical)}")
                 reaped = reap_stale_jobs()

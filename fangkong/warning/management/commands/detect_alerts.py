@@ -4,11 +4,11 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fangkong.warning.services import detect_day
+from fangkong.warning.services import detect_day, scan_day
 
 
 class Command(BaseCommand):
-    help = "按各监测指标配置的检测方法，对每个乡镇（街道）的当日计数做统计预警（每天运行，可重复运行）"
+    help = "按各监测指标配置的检测方法，对每个乡镇（街道）的当日计数做统计预警，并做跨乡镇时空重排扫描（每天运行，可重复运行）"
 
     def add_arguments(self, parser):
         parser.add_argument("--date", help="统计日 YYYY-MM-DD（默认今天）")
@@ -21,4 +21,5 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError("日期格式应为 YYYY-MM-DD") from exc
         raised = detect_day(day)
-        self.stdout.write(f"alerts {len(raised)}")
+        clusters = scan_day(day)
+        self.stdout.write(f"alerts {len(raised)} clusters {len(clusters)}")
