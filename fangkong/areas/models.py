@@ -59,6 +59,13 @@ class Area(models.Model):
             node = node.parent
         return list(reversed(chain))
 
+    def township(self) -> "Area":
+        """The township (乡镇) holding this area; itself for a township or the county."""
+        node = self
+        while node is not None and node.level not in (AreaLevel.TOWNSHIP, AreaLevel.COUNTY):
+            node = node.parent
+        return node or self
+
     def subtree_q(self, field="code"):
         return prefix_q(field, self.prefix)
 

@@ -395,13 +395,6 @@ def _worker_role(area: Area) -> str:
     return Role.GRID_WORKER if area.level == AreaLevel.GRID else Role.VILLAGE_OFFICER
 
 
-def township_of(area: Area) -> Area:
-    node = area
-    while node is not None and node.level not in (AreaLevel.TOWNSHIP, AreaLevel.COUNTY):
-        node = node.parent
-    return node or area
-
-
 def followup_description(declaration: Declaration) -> str:
     lines = [
         _("入返人员：%(name)s（%(doc)s）") % {"name": declaration.name, "doc": declaration.doc_masked},
@@ -436,7 +429,7 @@ def _route_followup(declaration: Declaration, rule, *, user=None) -> None:
         )
     pickup = _open_task(declaration, PICKUP)
     if rule is not None and rule.pickup_required:
-        township = township_of(declaration.area)
+        township = declaration.area.township()
         pickup_title = _("点对点接返：%(name)s") % {"name": declaration.masked_name}
         if pickup is None:
             create_task(kind=PICKUP, title=pickup_title, area=township, role=Role.TOWNSHIP_OFFICER,
@@ -565,7 +558,7 @@ def record_first_test(user, declaration: Declaration, *, sampled_at: datetime | 
         _mark_arrived(declaration, sampled_at, user)
     if TestResult.POSITIVE in (antigen, pcr):
         create_task(kind=CHECKPOINT_ALERT, title=_("落地检阳性：%(name)s") % {"name": declaration.masked_name},
-                    area=township_of(declaration.area), role=Role.TOWNSHIP_OFFICER,
+                    area=declaration.area.township(), role=Role.TOWNSHIP_OFFICER,
                     deadline=timezone.now() + timedelta(hours=1), subject=declaration,
                     description=followup_description(declaration), created_by=user)
     record_event(user, AuditAction.UPDATE, declaration, request=request,
@@ -620,7 +613,7 @@ def escalate_missed_arrivals(now: datetime | None = None) -> int:
             if not updated:
                 continue
             create_task(kind=MISSED, title=_("逾期未确认到达：%(name)s") % {"name": declaration.masked_name},
-                        area=township_of(declaration.area), role=Role.TOWNSHIP_OFFICER,
+                        area=declaration.area.township(), role=Role.TOWNSHIP_OFFICER,
                         deadline=now + timedelta(hours=12), subject=declaration,
                         description=followup_description(declaration))
             record_event(None, AuditAction.UPDATE, declaration, changes={"escalated_at": [None, now.isoformat()]},
@@ -692,7 +685,7 @@ def checkpoint_check(user, checkpoint: Checkpoint, *, temperature, health_code: 
                 "name": declaration.masked_name,
                 "what": "、".join(w for w in [_("发热") if passage.is_fever else "",
                                               str(HealthCode(colour).label) if colour != HealthCode.GREEN else ""] if w)},
-            area=township_of(declaration.area), role=Role.TOWNSHIP_OFFICER,
+            area=declaration.area.township(), role=Role.TOWNSHIP_OFFICER,
             deadline=now + timedelta(hours=2), subject=declaration,
             description=followup_description(declaration), created_by=user,
         )

@@ -135,14 +135,6 @@ def overdue_q(now: datetime | None = None) -> Q:
 
 
 # Helpers ----------------------------------------------------------------------------------------
-def township_of(area: Area) -> Area:
-    """The township (or, above it, the county) holding AREA."""
-    node = area
-    while node is not None and node.level not in (AreaLevel.TOWNSHIP, AreaLevel.COUNTY):
-        node = node.parent
-    return node or area
-
-
 def ack_minutes() -> int:
     from fangkong.policy.models import PolicyPack
     from fangkong.policy.services import quarantine_rules
@@ -250,7 +242,7 @@ def _receiving_area(site: QuarantineSite | None, seats: list[tuple[Person, Contr
                     errors: dict) -> Area | None:
     if site is not None:
         return site.area
-    townships = {township_of(order.area if order is not None else person.area) for person, order in seats}
+    townships = {(order.area if order is not None else person.area).township() for person, order in seats}
     if len(townships) > 1:
         errors["people"] = _("这些人员分属不同乡镇（街道），接收方不同，请分开安排转运。")
         return None

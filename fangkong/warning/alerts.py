@@ -31,10 +31,10 @@ from fangkong.audit.services import diff, record_event
 from fangkong.core.scope import in_scope, prefix_q
 from fangkong.tasks.services import OFFICER_ROLE_FOR_LEVEL, create_task
 
+from . import detectors
 from .choices import (
     GRADE_BY_RANK,
     GRADE_RANK,
-    METHOD_CHOICES,
     OPEN_ALERT_STATUSES,
     AlertGrade,
     AlertSource,
@@ -83,8 +83,8 @@ def _higher(a: str, b: str) -> str:
     return a if GRADE_RANK[a] >= GRADE_RANK[b] else b
 
 
-def township_of(area: Area) -> Area:
-    """The township an area lies in (itself for a township or county)."""
+def _township(area: Area) -> Area:
+    """The township holding AREA, in one query at most (its code's first 9 digits)."""
     if area.level in (AreaLevel.COUNTY, AreaLevel.TOWNSHIP):
         return area
     return Area.objects.filter(level=AreaLevel.TOWNSHIP, prefix=area.code[:9]).first() or area
@@ -101,7 +101,7 @@ def on_signal(signal: Signal) -> list[Alert]:
     rules = [rule for rule in active_rules() if rule_matches(rule, signal)]
     if not rules:
         return []
-    township = township_of(signal.area)
+    township = _township(signal.area)
     alerts = []
     for rule in rules:
         alert = _apply_rule(rule, signal, township)
@@ -127,7 +127,7 @@ def on_signals(signals: list[Signal]) -> list[Alert]:
     for (rule_pk, prefix), members in groups.items():
         members.sort(key=lambda s: (s.occurred_at, s.pk))
         rule, last = by_pk[rule_pk], members[-1]
-        township = townships.get(prefix) or township_of(last.area)
+        township = townships.get(prefix) or _township(last.area)
         alert = _apply_rule(rule, last, township)
         if alert is None:
             continue
@@ -407,26 +407,12 @@ def response_clock(alerts, now=None, days: int = CLOCK_DAYS) -> dict:
 
 
 # Detector configuration --------------------------------------------------------------------------
-def detector_module():
-    """fangkong.warning.detectors, or None while it is not there."""
-    try:
-        from . import detectors
-    except ImportError:
-        return None
-    return detectors if hasattr(detectors, "run") else None
-
-
 def detector_methods() -> dict[str, str]:
-    module = detector_module()
-    if module is None:
-        return {name: str(label) for name, label in METHOD_CHOICES}
-    labels = getattr(module, "METHOD_LABELS", {})
-    return {name: str(labels.get(name, dict(METHOD_CHOICES).get(name, name))) for name in module.DETECTORS}
+    return {name: str(detectors.METHOD_LABELS.get(name, name)) for name in detectors.DETECTORS}
 
 
 def default_params(method: str) -> dict:
-    module = detector_module()
-    return dict(getattr(module, "DEFAULT_PARAMS", {}).get(method, {})) if module else {}
+    return dict(detectors.DEFAULT_PARAMS.get(method, {}))
 
 
 # Methods run on 7-day sums of the daily series (each week ending on the day evaluated).
@@ -451,14 +437,9 @@ def method_params(method: str, baseline_days: int | None, params: dict | None = 
 
 def min_history_days(method: str, baseline_days: int | None = None, params: dict | None = None) -> int:
     """Days of history METHOD needs (with this baseline and these params) to evaluate the last day."""
-    module = detector_module()
-    if module is None or method not in getattr(module, "DETECTORS", {}):
+    if method not in detectors.DETECTORS:
         return 0
-    run_params = method_params(method, baseline_days, params)
-    if hasattr(module, "min_history"):
-        points = module.min_history(method, **run_params)
-    else:
-        points = getattr(module, "MIN_HISTORY", {}).get(method, 0)
+    points = detectors.min_history(method, **method_params(method, baseline_days, params))
     return int(points) * (7 if method in WEEKLY_METHODS else 1)
 
 

@@ -20,10 +20,6 @@ from .models import Alert, DetectorConfig
 OPEN = [AlertStatus.NEW, AlertStatus.VERIFIED, AlertStatus.RESPONDED]
 
 
-def _township_code(code: str) -> str:
-    return code[:9] + "000"
-
-
 def townships_for(user):
     """The townships the user's scope covers (all of them for the county)."""
     areas = Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code")

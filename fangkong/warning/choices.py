@@ -84,15 +84,6 @@ SIGNAL_SERIES_KINDS = {
     DetectorSignal.POSITIVE_RESULTS: ("positive_result",),
 }
 
-# The detector names of fangkong.warning.detectors, with Chinese labels (used when that module is absent).
-METHOD_CHOICES = [
-    ("ears_c1", _("EARS C1")),
-    ("ears_c2", _("EARS C2")),
-    ("ears_c3", _("EARS C3")),
-    ("cusum", _("CUSUM 累积和")),
-    ("mpm", _("移动百分位数法（CIDARS）")),
-    ("farrington", _("改进 Farrington 法")),
-]
 # The short-history method a detector falls back to when there is not enough history for its own.
 FALLBACK_METHOD = "ears_c2"
 

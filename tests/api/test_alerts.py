@@ -1,6 +1,5 @@
 """The early-warning API: signals (scoped, masked), alerts and their lifecycle, detectors, series."""
 
-import unittest
 from datetime import timedelta
 
 from django.utils import timezone
@@ -12,10 +11,6 @@ from fangkong.warning.services import raise_signal
 from tests.factories import make_user
 
 from .base import ApiTestCase
-
-
-def detectors_ready() -> bool:
-    return alerts.detector_module() is not None
 
 
 class AlertApiTests(ApiTestCase):
@@ -110,13 +105,12 @@ class AlertApiTests(ApiTestCase):
         self.assertEqual((response.json()["method"], response.json()["baseline_days"]), ("farrington", 3000))
         config.refresh_from_db()
         self.assertEqual((config.method, config.baseline_days, config.updated_by), ("farrington", 3000, w.hq))
-        if detectors_ready():
-            self.assertError(put({**payload, "params": {"threshold_method": 3}}), 400, "invalid", "应为文本")
-            self.assertError(put({**payload, "params": {"limit54": [5]}}), 400, "invalid", "列表")
-            self.assertError(put({**payload, "params": {"percentile": 80}}), 400, "invalid", "没有参数")
-            body = put({**payload, "params": {"threshold_method": "muan", "alpha": 0.05, "limit54": [5, 4]}}).json()
-            self.assertEqual(body["params"]["threshold_method"], "muan")
-            self.assertEqual(body["min_history_days"], (52 * 8 + 3 + 1) * 7)  # b = 8 years of weeks
+        self.assertError(put({**payload, "params": {"threshold_method": 3}}), 400, "invalid", "应为文本")
+        self.assertError(put({**payload, "params": {"limit54": [5]}}), 400, "invalid", "列表")
+        self.assertError(put({**payload, "params": {"percentile": 80}}), 400, "invalid", "没有参数")
+        body = put({**payload, "params": {"threshold_method": "muan", "alpha": 0.05, "limit54": [5, 4]}}).json()
+        self.assertEqual(body["params"]["threshold_method"], "muan")
+        self.assertEqual(body["min_history_days"], (52 * 8 + 3 + 1) * 7)  # b = 8 years of weeks
         self.assertError(self.client.put("/api/v1/detectors/99999", payload, content_type="application/json",
                                          **self.auth(w.hq)), 404, "not_found")
 
@@ -136,7 +130,6 @@ class AlertApiTests(ApiTestCase):
         self.assertEqual(len(body["upper"]), 30)
 
 
-@unittest.skipUnless(detectors_ready(), "fangkong.warning.detectors is not there yet")
 class SeriesDetectorTests(ApiTestCase):
     """Counts + thresholds + alarms from the configured detector (helper E's module)."""
 

@@ -314,8 +314,6 @@ class SentinelClusterTests(AlertTestCase):
     """An injected cluster of fever-clinic visits in one township raises one statistical alert."""
 
     def test_fever_clinic_cluster_raises_a_detector_alert_and_a_new_sentinel_does_not(self):
-        if alerts.detector_module() is None:
-            self.skipTest("fangkong.warning.detectors is not there yet")
         from fangkong.sentinels.models import Sentinel
         from fangkong.sentinels.services import record_daily_counts
         from fangkong.warning.services import detect_day, series

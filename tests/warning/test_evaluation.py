@@ -3,7 +3,7 @@
 import importlib
 import json
 import math
-import shutil
+import os
 from io import StringIO
 
 import numpy as np
@@ -228,10 +228,11 @@ def test_command_daily_tiny():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("Rscript") is None, reason="needs Rscript + r-cran-surveillance")
 def test_command_compare_r_tiny():
     ok, info = ev.r_available()
-    if not ok:
+    if not ok:  # CI installs R (.ci/run): there a missing R is a failure, on a developer's machine a skip
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI 中必须有 R：{info}")
         pytest.skip(info)
     out = StringIO()
     call_command(
