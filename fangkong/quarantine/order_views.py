@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.areas.models import Area
+from fangkong.audit.choices import AuditAction
+from fangkong.audit.services import record_event
 from fangkong.core.pagination import paginate
 from fangkong.core.scope import prefix_q
 from fangkong.people.identity import mask_name
@@ -160,6 +162,7 @@ def order_detail(request, pk):
     stays = Stay.objects.filter(order=order).select_related("site", "room").order_by("checked_in_at", "id")
     transfers = (TransferPassenger.objects.filter(order=order).select_related("transfer")
                  .order_by("transfer__planned_at", "id"))
+    record_event(user, AuditAction.VIEW, order, request=request, object_repr=_("管控措施 #%(id)s") % {"id": order.pk})
     return render(request, "quarantine/order_detail.html", {
         "order": order, "person": order.person, "today": today, "progress": progress,
         "shown_name": order.person.name if _may_see_name(user, order) else mask_name(order.person.name),
