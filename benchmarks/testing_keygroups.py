@@ -12,9 +12,12 @@ last 10 days for --sampled of them (10-in-1 tubes). Then times
    township; one group by department), for a department officer and for a
    township officer;
 3. ``schedules.overdue(...).count()`` and the first page of the list;
-4. ``schedules.group_summaries()`` (the key-group list page's query).
+4. ``schedules.group_summaries()`` (the key-group list page's query);
+5. the nightly ``testing.jobs.run_day()``, twice (the first run stores every member's scan colour).
 
     .venv/bin/python benchmarks/testing_keygroups.py --members 200000
+    createdb -h 127.0.0.1 -U postgres fk_keygroups && .venv/bin/python benchmarks/testing_keygroups.py \
+        --database-url postgres://postgres@127.0.0.1:5432/fk_keygroups   # PostgreSQL: an empty database
 
 Target: coverage (due/overdue) for 200,000 members < 5 s. JSON on stdout.
 """
@@ -113,10 +116,14 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", default="", help="FANGKONG_VAR_DIR to use (default: a temporary one, removed)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default="", help="an empty PostgreSQL database (default: SQLite in --dir)")
     args = parser.parse_args()
     var_dir = args.dir or tempfile.mkdtemp(prefix="fk_keygroups_")
     os.environ["FANGKONG_VAR_DIR"] = var_dir
-    os.environ.pop("DATABASE_URL", None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     try:
         setup_django()
         from django.core.management import call_command
@@ -147,6 +154,12 @@ def main():
         timings["overdue_first_page_one_group"] = stats
         stats, _ = timed(lambda: schedules.group_summaries(hq), args.repeat)
         timings["group_summaries_hq"] = stats
+        from fangkong.testing import jobs
+
+        for run in ("first", "again"):  # the nightly job: first night (every colour written), then a repeat
+            with Timer() as t:
+                summary = jobs.run_day()
+            timings[f"testing_day_{run}"] = {"ms": round(t.ms, 1), **summary}
         worst = max(v["max_ms"] for k, v in timings.items() if k.startswith("coverage"))
         print_json({
             "benchmark": "testing_keygroups", "at": now_iso(), "machine": machine_info(),

@@ -120,4 +120,8 @@ DEFAULT_STATUS_RULES = {
     # member past their test date is restricted until tested.
     "pool_retest": Colour.RED,
     "test_overdue": Colour.YELLOW,
+    # Venues that admit only people with a recent negative test ("凭 72 小时核酸阴性证明"): hours per venue
+    # type code ("default": every other venue), and the colour shown without one. None is required until
+    # HQ sets it on a pack (local practice, not a national rule).
+    "venue_test": {"colour": Colour.YELLOW, "hours": {}},
 }

@@ -270,3 +270,41 @@ class ActivateForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         style_fields(self)
+
+
+class ScanRulesForm(forms.Form):
+    """The door rule of an editable pack: hours of a negative test required per venue type, and the colour.
+
+    Field names are the keys of services.update_scan_rules's errors: ``colour``, ``hours_<code>``.
+    """
+
+    colour = forms.ChoiceField(
+        label=_("未持核酸阴性结果时显示"), choices=[("yellow", _("黄色（限制）")), ("red", _("红色（禁止）"))],
+        help_text=_("本人因管控措施已是红色的，仍显示红色。"))
+
+    def __init__(self, *args, pack: PolicyPack, venue_types, **kwargs):
+        from .services import status_rules
+
+        self.venue_types = list(venue_types)
+        rule = status_rules(pack)["venue_test"]
+        hours = rule.get("hours") or {}
+        kwargs.setdefault("initial", {"colour": rule.get("colour") or "yellow",
+                                      **{f"hours_{code}": value for code, value in hours.items()}})
+        super().__init__(*args, **kwargs)
+        for code, name in self.rows_spec():
+            self.fields[f"hours_{code}"] = forms.IntegerField(
+                label=_("%(name)s：须持多少小时内核酸阴性结果") % {"name": name}, min_value=1, max_value=24 * 14,
+                required=False, widget=forms.NumberInput(attrs={"placeholder": _("不要求")}))
+        style_fields(self)
+
+    def rows_spec(self) -> list[tuple[str, str]]:
+        return [("default", _("其他场所（默认）")), *((t.code, t.name) for t in self.venue_types)]
+
+    @property
+    def rows(self) -> list[dict]:
+        return [{"code": code, "name": name, "field": self[f"hours_{code}"]} for code, name in self.rows_spec()]
+
+    def service_data(self) -> dict:
+        """The dict services.update_scan_rules takes."""
+        return {"colour": self.cleaned_data["colour"],
+                "hours": {code: self.cleaned_data.get(f"hours_{code}") for code, _name in self.rows_spec()}}

@@ -6,6 +6,7 @@ tracing and testing call it. Every change is audited.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -820,3 +821,113 @@ def current_status(person_id: int, now=None) -> PersonStatus:
 
         return refresh_status(Person.objects.get(pk=person_id), now)
     return status
+
+
+# The door rule: a recent negative test to enter some venues ---------------------------------------
+# Functions (person_id, since) -> bool: a negative result sampled at or after SINCE (testing adds one).
+TEST_RECENCY: list = []
+VENUE_TEST_TTL = 30.0  # seconds a process keeps the active pack's door rule before reading it again
+VENUE_TEST_MAX_HOURS = 24 * 14
+_venue_test_cache: dict = {}
+
+
+def register_test_recency(func):
+    TEST_RECENCY.append(func)
+    return func
+
+
+def tested_negative_since(person_id: int, since: datetime) -> bool:
+    return any(func(person_id, since) for func in TEST_RECENCY)
+
+
+def venue_test_rule() -> dict:
+    """The active pack's door rule {"colour", "hours": {venue type code or "default": hours}}.
+
+    Read at most every VENUE_TEST_TTL seconds per process (the scan's fast
+    path asks on every scan); a pack saved in this process is seen at once.
+    """
+    cached = _venue_test_cache.get("rule")
+    if cached is not None and cached[0] > monotonic():
+        return cached[1]
+    pack = PolicyPack.objects.filter(is_active=True).only("id", "status_rules").first()
+    rule = status_rules(pack)["venue_test"]
+    rule = {"colour": rule.get("colour") or Colour.YELLOW, "hours": dict(rule.get("hours") or {})}
+    _venue_test_cache["rule"] = (monotonic() + VENUE_TEST_TTL, rule)
+    return rule
+
+
+def forget_venue_test_rule(**_kwargs) -> None:
+    _venue_test_cache.clear()
+
+
+def venue_test_hours(type_code: str, rule: dict | None = None) -> int | None:
+    """Hours within which a negative test is required to enter a venue of this type; None if not required."""
+    hours = (rule or venue_test_rule())["hours"]
+    value = hours.get(type_code, hours.get("default"))
+    return int(value) if value else None
+
+
+def door_check(person_id: int, type_code: str, colour: str, reasons: list, now: datetime) -> tuple[str, list]:
+    """The colour and reasons a scan at a venue of TYPE_CODE shows, given the person's own (COLOUR, REASONS)."""
+    rule = venue_test_rule()
+    hours = venue_test_hours(type_code, rule)
+    if not hours or colour == Colour.RED or tested_negative_since(person_id, now - timedelta(hours=hours)):
+        return colour, reasons
+    shown = rule["colour"]
+    reason = {"stage": "venue_test", "colour": shown, "hours": hours,
+              "label": _("本场所须持 %(hours)d 小时内核酸阴性结果，未查到") % {"hours": hours}}
+    if COLOUR_RANK[shown] > COLOUR_RANK[colour]:
+        colour = shown
+    return str(colour), [*reasons, reason]
+
+
+def _scan_rules_snapshot(pack: PolicyPack) -> dict:
+    rule = status_rules(pack)["venue_test"]
+    snapshot = {"venue_test.colour": rule.get("colour")}
+    for code, hours in (rule.get("hours") or {}).items():
+        snapshot[f"venue_test.hours.{code}"] = hours
+    return snapshot
+
+
+@transaction.atomic
+def update_scan_rules(user, pack: PolicyPack, data: dict) -> PolicyPack:
+    """Set the door rule of an editable pack. DATA: {"colour", "hours": {code or "default": hours or None}}.
+
+    Errors are keyed ``colour`` and ``hours_<code>`` as the scan rules form names its fields.
+    """
+    _require(user, "policy.change_policypack")
+    current = PolicyPack.objects.select_for_update().filter(pk=pack.pk).first()
+    if current is None or not pack.editable or not current.editable:
+        raise ValidationError(_("启用中的策略不能直接修改，请先复制为新策略再编辑。"))
+    from fangkong.venues.models import VenueType
+
+    errors: dict = {}
+    colour = data.get("colour") or Colour.YELLOW
+    if colour not in (Colour.YELLOW, Colour.RED):
+        errors["colour"] = _("未持核酸阴性结果时只能显示黄色或红色。")
+    known = {"default", *VenueType.objects.values_list("code", flat=True)}
+    hours: dict = {}
+    for code, value in (data.get("hours") or {}).items():
+        if code not in known:
+            errors[f"hours_{code}"] = _("未知的场所类型：%(code)s") % {"code": code}
+            continue
+        if value in (None, ""):
+            continue
+        try:
+            number = _whole_number(value, (1, VENUE_TEST_MAX_HOURS))
+        except (TypeError, ValueError):
+            number = None
+        if number is None:
+            errors[f"hours_{code}"] = _("小时数须为 1 到 %(max)d 之间的整数。") % {"max": VENUE_TEST_MAX_HOURS}
+        else:
+            hours[code] = number
+    if errors:
+        raise ValidationError(errors)
+    before = _scan_rules_snapshot(current)
+    current.status_rules = {**(current.status_rules or {}), "venue_test": {"colour": str(colour), "hours": hours}}
+    current.save(update_fields=["status_rules", "updated_at"])
+    pack.status_rules, pack.updated_at = current.status_rules, current.updated_at
+    changes = diff(before, {**dict.fromkeys(before), **_scan_rules_snapshot(current)})
+    if changes:
+        record_event(user, AuditAction.UPDATE, pack, changes=changes)
+    return pack

@@ -20,5 +20,6 @@ urlpatterns = [
     path("packs/<int:pk>/copy/", views.pack_copy, name="pack_copy"),
     path("packs/<int:pk>/activate/", views.pack_activate, name="pack_activate"),
     path("packs/<int:pk>/tracing-rules/", views.tracing_rules_edit, name="tracing_rules_edit"),
+    path("packs/<int:pk>/scan-rules/", views.scan_rules_edit, name="scan_rules_edit"),
     path("rules/<int:pk>/edit/", views.rule_edit, name="rule_edit"),
 ]

@@ -28,6 +28,7 @@ from .forms import (
     LiftForm,
     RiskAreaForm,
     RuleForm,
+    ScanRulesForm,
     TracingRulesForm,
     attach_errors,
 )
@@ -301,6 +302,7 @@ def pack_detail(request, pk):
     return render(request, "policy/pack_detail.html", {
         "pack": pack, "rules": rule_rows(pack), "missing": _missing_categories(pack), "history": history,
         "contact_rules": contact_rule_rows(pack), "zone_rules": zone_rule_rows(pack),
+        "scan_rules": scan_rule_rows(pack), "scan_colour": services.status_rules(pack)["venue_test"].get("colour"),
         "can_copy": request.user.has_perm("policy.add_policypack"),
         "can_edit": pack.editable and request.user.has_perm("policy.change_policypack"),
         "can_activate": pack.editable and request.user.has_perm("policy.activate_policypack"),
@@ -362,6 +364,40 @@ def tracing_rules_edit(request, pk):
             return redirect("policy:pack_detail", pk=pack.pk)
     return render(request, "policy/tracing_rules_form.html", {"form": form, "pack": pack},
                   status=400 if form.errors else 200)
+
+
+@permission_required("policy.change_policypack", raise_exception=True)
+def scan_rules_edit(request, pk):
+    """The pack's door rule: which venue types admit only people with a recent negative test."""
+    pack = _get_pack(request, pk, "change")
+    if not pack.editable:
+        messages.warning(request, _("启用中的策略不能直接修改，请先复制为新策略再编辑。"))
+        return redirect("policy:pack_detail", pk=pack.pk)
+    venue_types = VenueType.objects.filter(is_active=True).order_by("sort_order", "code")
+    form = ScanRulesForm(request.POST or None, pack=pack, venue_types=venue_types)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_scan_rules(request.user, pack, form.service_data())
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, _("已保存“%(name)s”的场所查验规则。") % {"name": pack.name})
+            return redirect("policy:pack_detail", pk=pack.pk)
+    return render(request, "policy/scan_rules_form.html", {"form": form, "pack": pack},
+                  status=400 if form.errors else 200)
+
+
+def scan_rule_rows(pack: PolicyPack) -> list[dict]:
+    """The venue types (and the default) that ask for a recent negative test at the door."""
+    hours = services.status_rules(pack)["venue_test"].get("hours") or {}
+    types = {t.code: t for t in VenueType.objects.filter(code__in=list(hours))}
+    rows = [{"code": code, "name": types[code].name if code in types else code, "hours": value,
+             "order": types[code].sort_order if code in types else 0}
+            for code, value in hours.items() if code != "default" and value]
+    rows.sort(key=lambda row: (row["order"], row["code"]))
+    if hours.get("default"):
+        rows.append({"code": "default", "name": _("其他场所（默认）"), "hours": hours["default"], "default": True})
+    return rows
 
 
 def _summary_message(pack, summary: dict) -> str:

@@ -69,7 +69,8 @@ def open_session(request, payload: SessionIn):
 class SampleIn(Schema):
     session: int = Field(description="采样批次编号")
     barcode: str = Field(max_length=40, description="采样管管码")
-    person: str = Field(max_length=40, description="被采样人证件号码（居民身份证、护照或通行证）")
+    person: str = Field(max_length=64, description="被采样人个人码（扫码页“我的个人码”，FKP1. 开头，30 分钟内有效）或证件号码"
+                                                   "（居民身份证、护照或通行证）")
     client_key: str = Field(max_length=64, description="客户端编号：离线重发同一条不会重复保存")
     sampled_at: datetime | None = Field(None, description="采样时间（离线补传时填写），默认当前")
 
@@ -97,7 +98,10 @@ def add_sample(request, payload: SampleIn):
                or SamplingSession.objects.filter(pk=payload.session, operator=user).first())
     if session is None:
         raise NotFound(_("未找到该采样批次或无权查看"))
-    person = services.find_person(payload.person)
+    try:
+        person = services.find_person(payload.person, at=payload.sampled_at)
+    except services.PersonCodeError as exc:
+        raise ValidationError({"person": exc.messages}) from exc
     if person is None:
         raise ValidationError({"person": [_("未找到该人员，请核对证件号码或先登记。")]})
     sample, created = services.add_sample(user, session, barcode=payload.barcode, person=person,

@@ -8,8 +8,9 @@ class TestingConfig(AppConfig):
     verbose_name = _("核酸检测")
 
     def ready(self):
-        from fangkong.policy.services import register_status_source
+        from fangkong.policy.services import register_status_source, register_test_recency
 
-        from .status import testing_status
+        from .status import tested_negative_since, testing_status
 
         register_status_source(testing_status)
+        register_test_recency(tested_negative_since)

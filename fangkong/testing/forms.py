@@ -50,8 +50,8 @@ class ScanForm(forms.Form):
 
     barcode = forms.CharField(label=_("管码"), max_length=40,
                               error_messages={"required": _("请先扫描采样管管码。")})
-    person = forms.CharField(label=_("人员（身份证号码）"), max_length=200,
-                             error_messages={"required": _("请扫描或输入被采样人身份证号码。")})
+    person = forms.CharField(label=_("人员（个人码或身份证号码）"), max_length=200,
+                             error_messages={"required": _("请扫描被采样人的个人码，或输入身份证号码。")})
     client_key = forms.CharField(max_length=64, required=False)
     sampled_at = forms.DateTimeField(required=False)
 

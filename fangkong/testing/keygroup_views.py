@@ -152,8 +152,8 @@ def roster_import(request, pk):
 @require_GET
 @permission_required("testing.add_rosterentry", raise_exception=True)
 def import_template(request):
-    response = HttpResponse(schedules.template_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, "重点人群名单导入模板.csv")
+    response = HttpResponse(schedules.template_xlsx(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, "重点人群名单导入模板.xlsx")
     return response
 
 

@@ -16,11 +16,13 @@ so that coverage is one aggregate over the (group, is_active, next_due)
 index however large the roster ("分解到部门、细化到人头").
 """
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import xlsxwriter
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import (
@@ -56,6 +58,7 @@ from fangkong.core.tabular import (
 from fangkong.people import identity
 from fangkong.people.choices import DocumentType
 from fangkong.people.models import KeyGroup, Person, document_index
+from fangkong.policy.services import refresh_statuses
 from fangkong.tasks.models import Task
 from fangkong.tasks.services import OFFICER_ROLE_FOR_LEVEL, create_task
 
@@ -229,22 +232,26 @@ def _day_start(today: date) -> datetime:
 
 
 def overdue_tasks(user, group=None, today=None) -> dict:
-    """One task per (group, area) with overdue members: the employer's township, else the member's grid.
+    """The user's overdue members of GROUP (or all their groups) as tasks: see create_overdue_tasks."""
+    if not (user.has_perm("testing.view_rosterentry") and user.has_perm("tasks.add_task")):
+        raise PermissionDenied
+    return create_overdue_tasks(overdue(user, group, today), _today(today), created_by=user)
+
+
+def create_overdue_tasks(entries, today: date, created_by=None) -> dict:
+    """One task per (group, area) among the overdue ENTRIES: the employer's township, else the member's grid.
 
     Run again the same day it creates nothing new. Returns {"created", "existing", "members"}.
     """
-    if not (user.has_perm("testing.view_rosterentry") and user.has_perm("tasks.add_task")):
-        raise PermissionDenied
-    today = _today(today)
     target = Coalesce("employer_area_id", "area_id")
-    counted = list(overdue(user, group, today).order_by().annotate(target=target)
+    counted = list(entries.order_by().annotate(target=target)
                    .values("group_id", "target").annotate(n=Count("id")).order_by("group_id", "target"))
     if not counted:
         return {"created": 0, "existing": 0, "members": 0}
     groups = KeyGroup.objects.in_bulk({r["group_id"] for r in counted})
     areas = Area.objects.in_bulk({r["target"] for r in counted})
     employers: dict = {}
-    for r in (overdue(user, group, today).order_by().annotate(target=target)
+    for r in (entries.order_by().annotate(target=target)
               .values("group_id", "target", "employer").annotate(n=Count("id")).order_by("-n")):
         employers.setdefault((r["group_id"], r["target"]), []).append((r["employer"] or _("未填工作单位"), r["n"]))
     group_type = Task._meta.get_field("subject_type").related_model.objects.get_for_model(KeyGroup)
@@ -266,7 +273,7 @@ def overdue_tasks(user, group=None, today=None) -> dict:
             create_task(kind=TASK_KIND, title=_("重点人群逾期未检：%(group)s %(n)d 人") % {
                             "group": key_group.name, "n": r["n"]},
                         area=area, role=OFFICER_ROLE_FOR_LEVEL.get(area.level, Role.TOWNSHIP_OFFICER),
-                        deadline=deadline, subject=key_group, description=description, created_by=user)
+                        deadline=deadline, subject=key_group, description=description, created_by=created_by)
             created += 1
     return {"created": created, "existing": existing, "members": sum(r["n"] for r in counted)}
 
@@ -405,6 +412,7 @@ def roster_import(user, uploaded_file, group: KeyGroup) -> ImportReport:
         touched = [e.person_id for e in new] + [e.person_id for e in changed]
         for ids in _chunks(touched):
             refresh_all(RosterEntry.objects.filter(group=group, person_id__in=ids))
+        refresh_statuses(touched)  # an overdue member scans yellow from now on, the others when they fall due
         record_event(user, AuditAction.IMPORT, group,
                      object_repr=str(group), changes={"file": getattr(uploaded_file, "name", ""),
                                                       "created": report.created, "updated": report.updated,
@@ -412,8 +420,38 @@ def roster_import(user, uploaded_file, group: KeyGroup) -> ImportReport:
     return report
 
 
-def template_csv() -> bytes:
-    return ("\ufeff" + ",".join(TEMPLATE_COLUMNS) + "\n").encode()
+def template_xlsx() -> bytes:
+    """The roster workbook: the four columns as text (an ID number keeps its 18 digits) and how to fill them."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False})
+    sheet = workbook.add_worksheet(_("重点人群名单"))
+    header = workbook.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
+    text = workbook.add_format({"num_format": "@"})
+    for column, name in enumerate(TEMPLATE_COLUMNS):
+        sheet.write_string(0, column, name, header)
+    sheet.set_column(0, 0, 22, text)
+    sheet.set_column(1, 1, 12, text)
+    sheet.set_column(2, 2, 30, text)
+    sheet.set_column(3, 3, 16, text)
+    sheet.freeze_panes(1, 0)
+    townships = list(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code").values_list("name", flat=True))
+    if townships:
+        sheet.data_validation(1, 3, MAX_ROWS, 3, {"validate": "list", "source": townships[:200],
+                                                  "error_type": "warning"})
+    notes = workbook.add_worksheet(_("填写说明"))
+    notes.set_column(0, 0, 100)
+    lines = [
+        _("1. 每行一名人员，从第2行起填写；不要改动表头。身份证号和姓名必填，须与人员库一致（不在人员库的先登记）。"),
+        _("2. 身份证号按文本填写 18 位（本表已设为文本格式，末位 X 大小写均可）。"),
+        _("3. 工作单位填单位全称；所在乡镇填单位所在的乡镇（街道）名称或区划代码，逾期提醒派给该乡镇，不填则派给本人所在网格。"),
+        _("4. 导入到哪个重点人群，在导入页面选择；每次最多 %(rows)d 行，文件不超过 %(mb)d MB。")
+        % {"rows": MAX_ROWS, "mb": MAX_BYTES // 1024 // 1024},
+        _("5. 整个文件一起导入：任何一行有误则全部不导入，页面会逐行列出问题；已在名单中的人员更新其工作单位。"),
+    ]
+    for index, line in enumerate(lines):
+        notes.write_string(index, 0, line)
+    workbook.close()
+    return buffer.getvalue()
 
 
 # Key groups (HQ) ---------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from fangkong.people.models import Person, document_index
 from fangkong.policy import services as policy
 from fangkong.tasks.choices import TaskStatus
 from fangkong.tasks.services import complete_task, create_task
+from fangkong.venues import tokens
 from fangkong.warning.choices import Severity
 from fangkong.warning.services import raise_signal
 
@@ -112,13 +113,27 @@ def close_session(user, session: SamplingSession) -> SamplingSession:
 
 
 # People ------------------------------------------------------------------------------------------
-def find_person(value: str) -> Person | None:
-    """The person named by an ID number (resident ID, passport or permit number), else None.
+class PersonCodeError(ValidationError):
+    """A person code (个人码) that is forged or too old to use."""
 
-    The personal QR token of the scan page is bound to the device it was
-    issued to and checked with that device's secret, which the sampling
-    point does not have: only document numbers are accepted here.
+
+def find_person(value: str, at: datetime | None = None) -> Person | None:
+    """The person named by a person code (个人码, as drawn at AT: the sample's time) or an ID number
+    (resident ID, passport or permit number), else None. A bad or stale code raises PersonCodeError.
+
+    The scan page's personal token is bound to its device, whose secret the sampling point does not
+    have; the person code the page shows at a sampling point is signed and dated instead.
     """
+    if tokens.is_person_code(value):
+        person_id, problem = tokens.parse_person_code(value, at)
+        if person_id is None:
+            raise PersonCodeError(_("个人码已过期，请受检人刷新个人码后重新出示。") if problem == "expired"
+                                  else _("个人码无效，请受检人重新打开个人码，或改为输入身份证号码。"), code=problem)
+        person = Person.objects.filter(pk=person_id).first()
+        seen = 0
+        while person is not None and person.merged_into_id and seen < 5:
+            person, seen = person.merged_into, seen + 1
+        return person
     number = identity.normalize_document(value)
     if not number:
         return None

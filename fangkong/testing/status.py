@@ -1,4 +1,5 @@
-"""What testing adds to the colour a scan shows: a pooled positive awaiting its re-test, an overdue test."""
+"""What testing adds to the colour a scan shows: a pooled positive awaiting its re-test, an overdue test,
+and the recent negative result some venues ask for at the door."""
 
 from datetime import datetime, time, timedelta
 
@@ -6,8 +7,8 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .choices import FollowupStatus
-from .models import PoolFollowup, RosterEntry
+from .choices import FollowupStatus, Result
+from .models import PoolFollowup, RosterEntry, Sample
 
 OPEN_FOLLOWUP = [FollowupStatus.PENDING, FollowupStatus.SAMPLED]
 
@@ -38,3 +39,8 @@ def testing_status(person_ids, now, rules) -> dict[int, list[tuple]]:
                 found.setdefault(pid, []).append(
                     (None, None, timezone.make_aware(datetime.combine(next_due + timedelta(days=1), time.min))))
     return found
+
+
+def tested_negative_since(person_id: int, since) -> bool:
+    """A sample of the person taken at or after SINCE whose tube (single or pooled) came back negative."""
+    return Sample.objects.filter(person_id=person_id, sampled_at__gte=since, tube__result=Result.NEGATIVE).exists()

@@ -230,16 +230,19 @@ def session_scan(request, pk):
         error = _first_error(form)
     else:
         barcode = services.normalize_barcode(form.cleaned_data["barcode"])
-        person = services.find_person(form.cleaned_data["person"])
+        sampled_at = _sampled_at(data.get("sampled_at"))
+        try:
+            person = services.find_person(form.cleaned_data["person"], at=sampled_at)
+        except services.PersonCodeError as exc:
+            person, error = None, exc.messages[0]
         if person is None:
-            error = _("查无此人：请核对身份证号码，或先到人员库登记。")
+            error = error or _("查无此人：请核对身份证号码，或先到人员库登记。")
         else:
             person_label = mask_name(person.name)
             try:
                 _sample, created = services.add_sample(
                     request.user, session, barcode=barcode, person=person,
-                    client_key=form.cleaned_data["client_key"] or uuid.uuid4().hex,
-                    sampled_at=_sampled_at(data.get("sampled_at")))
+                    client_key=form.cleaned_data["client_key"] or uuid.uuid4().hex, sampled_at=sampled_at)
             except ValidationError as exc:
                 error = "；".join(exc.messages)
     tube = session.tubes.filter(barcode=barcode).first() if barcode else None

@@ -9,6 +9,7 @@ person the token names, masked.
 
 import functools
 
+import segno
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
@@ -22,7 +23,7 @@ from fangkong.core.ratelimit import over_limit
 from fangkong.people import identity
 from fangkong.people.models import Person
 
-from . import services
+from . import services, tokens
 
 router = Router(tags=["扫场所码（公众）"])
 
@@ -52,6 +53,18 @@ class ScanIn(Schema):
     code: str = Field("", description="场所码")
     token: str = Field("", description="个人凭证（identify 返回）")
     device: str = Field("", description="签发凭证时的本机密钥")
+
+
+class PersonCodeIn(Schema):
+    token: str = Field("", description="个人凭证（identify 返回）")
+    device: str = Field("", description="签发凭证时的本机密钥")
+
+
+class PersonCodeOut(Schema):
+    code: str = Field(description="个人码：采样点扫描它代替输入身份证号码；30 分钟内有效，页面每分钟刷新")
+    svg: str = Field(description="个人码的二维码（SVG）")
+    person: str = Field(description="本人姓名（脱敏）")
+    valid_minutes: int
 
 
 class ScanOut(Schema):
@@ -146,3 +159,20 @@ def scan(request, payload: ScanIn):
         "duplicate": result.duplicate,
         "person": identity.mask_name(name),
     }
+
+
+@router.post(
+    "/person-code", auth=None, url_name="scan_person_code",
+    response={200: PersonCodeOut, **errors(401, 413, 422, 429)},
+    summary="我的个人码：本机个人凭证 → 采样点可扫描的个人码（限时有效）",
+)
+@decorate_view(_guarded("scan-code"))
+def person_code(request, payload: PersonCodeIn):
+    """401 `invalid_token` when the token is bad or was issued to another device (identify again)."""
+    try:
+        person, code = services.draw_person_code(payload.token, payload.device)
+    except services.InvalidToken as exc:
+        return Status(401, {"code": "invalid_token", "message": exc.messages[0]})
+    svg = segno.make(code, error="m").svg_inline(scale=1, omitsize=True, svgclass="fk-qr")
+    return {"code": code, "svg": svg, "person": identity.mask_name(person.name),
+            "valid_minutes": tokens.PERSON_CODE_MINUTES}

@@ -6,7 +6,8 @@ answers exactly that case with four short SQL statements (venue, person and
 stored colour, the one-minute duplicate window, the insert) and the same
 JSON as ``POST /api/v1/scan`` (on PostgreSQL one round trip: a data-modifying
 CTE). Anything else (a bad or revoked code, a bad
-token, a yellow or red person, a duplicate, a stale colour, any error) is
+token, a yellow or red person, a venue that asks for a recent test at the door,
+a duplicate, a stale colour, any error) is
 handed unchanged to the full API, which answers, logs and raises signals.
 """
 
@@ -25,6 +26,7 @@ from django.utils.translation.trans_real import (
 
 from fangkong.core.ratelimit import over_limit
 from fangkong.people.identity import mask_name
+from fangkong.policy.services import venue_test_rule
 
 from . import tokens
 from .services import DUPLICATE_WINDOW
@@ -70,9 +72,12 @@ def _fields(body: bytes) -> tuple[str, str, str] | None:
 
 
 # PostgreSQL: the whole check in one round trip. The insert happens only when the venue's code is
-# current, the person is green with a fresh colour and has no check-in there in the last minute.
+# current, its type asks for no recent test at the door, the person is green with a fresh colour and has
+# no check-in there in the last minute.
 ONE_ROUND_TRIP = """
-WITH v AS (SELECT name FROM venues_venue WHERE id = %(venue)s AND code_version = %(version)s AND is_active),
+WITH v AS (SELECT v.name FROM venues_venue v JOIN venues_venuetype t ON t.id = v.type_id
+           WHERE v.id = %(venue)s AND v.code_version = %(version)s AND v.is_active
+             AND NOT (t.code = ANY(%(tested)s))),
      p AS (SELECT p.name, COALESCE(s.colour, 'green') AS colour,
                   COALESCE(s.valid_until <= %(at)s, false) AS stale
            FROM people_person p LEFT JOIN policy_personstatus s ON s.person_id = p.id WHERE p.id = %(person)s),
@@ -94,11 +99,14 @@ def green_checkin(code: str, token: str, device: str, now=None) -> dict | None:
     if parsed is None or person_id is None:
         return None
     venue_id, version = parsed
+    tested = list(venue_test_rule()["hours"])  # venue types with a door rule: the full path checks the test
+    if "default" in tested:
+        return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(ONE_ROUND_TRIP, {"venue": venue_id, "version": version, "person": person_id,
-                                            "at": now, "since": now - DUPLICATE_WINDOW})
+                                            "at": now, "since": now - DUPLICATE_WINDOW, "tested": tested})
             venue_name, person_name, inserted = cursor.fetchone()
         if not inserted:
             return None
@@ -106,10 +114,10 @@ def green_checkin(code: str, token: str, device: str, now=None) -> dict | None:
     at = connection.ops.adapt_datetimefield_value(now)
     since = connection.ops.adapt_datetimefield_value(now - DUPLICATE_WINDOW)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM venues_venue WHERE id = %s AND code_version = %s AND is_active = %s",
-                       [venue_id, version, True])
+        cursor.execute("SELECT v.name, t.code FROM venues_venue v JOIN venues_venuetype t ON t.id = v.type_id "
+                       "WHERE v.id = %s AND v.code_version = %s AND v.is_active = %s", [venue_id, version, True])
         venue = cursor.fetchone()
-        if venue is None:
+        if venue is None or venue[1] in tested:
             return None
         cursor.execute(
             "SELECT p.name, s.colour, CASE WHEN s.valid_until IS NOT NULL AND s.valid_until <= %s THEN 1 ELSE 0 END "

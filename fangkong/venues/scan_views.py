@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from fangkong.core.ratelimit import over_limit
 
-from . import services
+from . import services, tokens
 from .api_scan import TOO_MANY, rate_per_minute
 
 MAX_CODE_LENGTH = 100
@@ -63,5 +63,26 @@ def scan_page(request):
         "code": code,
         "scan_url": reverse("api:scan_checkin"),
         "identify_url": reverse("api:scan_identify"),
+        "person_code_page": reverse("scan:person_code"),
         "scan_messages": _script_messages(),
+    })
+
+
+@login_not_required
+@require_GET
+@never_cache
+def person_code_page(request):
+    """我的个人码: what a phone shows at a sampling point, drawn afresh every minute by the page's script
+    from the identity this device keeps (the page itself knows nobody)."""
+    if over_limit("scan-page", request, rate_per_minute(), 60):
+        return _error(_("请稍后再试"), TOO_MANY, 429)
+    return _page("me.html", {
+        "code_url": reverse("api:scan_person_code"),
+        "valid_minutes": tokens.PERSON_CODE_MINUTES,
+        "messages": {
+            "network": _("网络异常，个人码未能刷新，请检查网络。"),
+            "not_identified": _("本机尚未登记本人信息：请先扫描任一场所码，登记后再打开个人码。"),
+            "reidentify": _("本机保存的身份已失效：请扫描任一场所码重新登记。"),
+            "valid_until": _("有效至"),
+        },
     })

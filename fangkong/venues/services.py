@@ -24,7 +24,7 @@ from fangkong.people.choices import DocumentType
 from fangkong.people.models import Person, document_index
 from fangkong.people.services import find_or_register
 from fangkong.policy.choices import Colour
-from fangkong.policy.services import current_status
+from fangkong.policy.services import current_status, door_check
 from fangkong.warning.choices import Severity, SignalKind
 from fangkong.warning.services import raise_signal
 
@@ -114,6 +114,15 @@ def identify_visitor(data: dict, device_secret: str, venue: Venue, request=None)
     return person, tokens.personal_token(person.pk, device_secret)
 
 
+def draw_person_code(token: str, device_secret: str) -> tuple[Person, str]:
+    """The person a device's token names and a fresh person code (个人码) for a sampling point to scan."""
+    person_id = tokens.parse_personal_token(token, device_secret)
+    person = Person.objects.filter(pk=person_id).only("id", "name").first() if person_id is not None else None
+    if person is None:
+        raise InvalidToken(_("身份凭证无效，请重新登记。"), code="invalid_token")
+    return person, tokens.person_code(person.pk)
+
+
 # The scan ----------------------------------------------------------------------------------------
 @dataclass
 class ScanResult:
@@ -139,13 +148,16 @@ def scan(code: str, token: str, device_secret: str, *, now: datetime | None = No
         status = current_status(person_id, now)
     except Person.DoesNotExist as exc:  # a token of a record that is gone: identify again
         raise InvalidToken(_("身份凭证无效，请重新登记。"), code="invalid_token") from exc
+    # The venue's own door rule (a recent negative test) on top of the person's colour. It restricts entry
+    # here but is not a signal: only a person under a measure (or a positive pool) out and about is one.
+    colour, reasons = door_check(person_id, venue.type.code, status.colour, status.reasons, now)
     recent = (CheckIn.objects.filter(person_id=person_id, scanned_at__gte=now - DUPLICATE_WINDOW,
                                      scanned_at__lte=now, venue=venue).order_by("-scanned_at").first())
     if recent is not None:
-        return ScanResult(recent, venue, status.colour, status.reasons, duplicate=True)
+        return ScanResult(recent, venue, colour, reasons, duplicate=True)
     with transaction.atomic():
         checkin = CheckIn.objects.create(person_id=person_id, venue=venue, scanned_at=now,
-                                         status_shown=status.colour, source=CheckInSource.SCAN)
+                                         status_shown=colour, source=CheckInSource.SCAN)
         if status.colour != Colour.GREEN:
             red = status.colour == Colour.RED
             raise_signal(
@@ -155,7 +167,7 @@ def scan(code: str, token: str, device_secret: str, *, now: datetime | None = No
                 severity=Severity.CRITICAL if red else Severity.WARNING,
                 details={"venue": venue.pk, "reasons": status.reasons},
             )
-    return ScanResult(checkin, venue, status.colour, status.reasons)
+    return ScanResult(checkin, venue, colour, reasons)
 
 
 # Registering venues ------------------------------------------------------------------------------

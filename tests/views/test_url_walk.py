@@ -17,7 +17,7 @@ from tests.base import WorldTestCase
 
 SKIP_PREFIXES = ("api/", "i18n/", "static/", "admin/")  # the API and admin have their own tests
 PUBLIC = {"login", "declare:form", "declare:receipt", "declare:status", "declare:edit", "declare:poster",
-          "declare:places", "scan:scan", "quarantine_self_check"}
+          "declare:places", "scan:scan", "scan:person_code", "quarantine_self_check"}
 # Reference data every signed-in user may read: the risk-area list and the policy packs.
 READABLE_BY_ALL = {"policy:risk_area_detail", "policy:pack_detail"}
 
@@ -133,7 +133,7 @@ class UrlWalkTests(WorldTestCase):
             "policy:risk_area_lift": {"pk": risk_area.pk},
             "policy:pack_detail": {"pk": pack.pk}, "policy:pack_copy": {"pk": pack.pk},
             "policy:pack_activate": {"pk": pack.pk}, "policy:rule_edit": {"pk": pack.rules.first().pk},
-            "policy:tracing_rules_edit": {"pk": pack.pk},
+            "policy:tracing_rules_edit": {"pk": pack.pk}, "policy:scan_rules_edit": {"pk": pack.pk},
             "venues:detail": {"pk": venue_a.pk}, "venues:edit": {"pk": venue_a.pk},
             "venues:reissue": {"pk": venue_a.pk}, "venues:poster": {"pk": venue_a.pk},
             "venues:poster_print": {"pk": venue_a.pk},

@@ -13,6 +13,7 @@ from fangkong.declarations.services import escalate_missed_arrivals
 from fangkong.quarantine.orders import run_day
 from fangkong.sentinels.services import run_followups as sentinel_followups
 from fangkong.tasks.services import escalate_overdue_tasks
+from fangkong.testing.jobs import run_day as testing_day
 from fangkong.venues.compliance import roll_up_recent
 from fangkong.venues.models import RolledUpDay
 from fangkong.venues.partitions import ensure_partitions
@@ -20,7 +21,7 @@ from fangkong.warning.services import detect_day, scan_day
 
 
 class Command(BaseCommand):
-    help = "每隔 N 秒自动上报逾期任务和逾期未到达的入返人员、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks、escalate_arrivals、quarantine_day、sentinel_followups、detect_alerts 和 reap_jobs）"
+    help = "每隔 N 秒自动上报逾期任务和逾期未到达的入返人员、回收中断的后台任务（演示环境用；生产环境请用 cron 运行 escalate_tasks、escalate_arrivals、quarantine_day、testing_day、sentinel_followups、detect_alerts 和 reap_jobs）"
 
     def add_arguments(self, parser):
         parser.add_argument("--every", type=int, default=300, help="间隔秒数（默认 300）")
@@ -28,6 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         stopping = []
+        tested_on = None  # the testing day job runs once a day
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         while not stopping:
             close_old_connections()
@@ -42,6 +44,10 @@ class Command(BaseCommand):
                 moved = escalate_overdue_tasks()
                 if moved:
                     self.stdout.write(f"escalated {moved}")
+                if tested_on != today:
+                    testing = testing_day(today)
+                    tested_on = today
+                    self.stdout.write("testing " + " ".join(f"{k}={v}" for k, v in testing.items() if v))
                 quarantine = run_day()
                 if any(quarantine.values()):
                     self.stdout.write("quarantine " + " ".join(f"{k}={v}" for k, v in quarantine.items() if v))
