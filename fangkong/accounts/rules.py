@@ -160,6 +160,7 @@ PERMISSIONS = {
     "warning.change_detectorconfig": hq,
     "warning.view_alertrule": hq | area_officers | has_role(R.EPIDEMIOLOGIST, R.DEPT_OFFICER, R.SUPERVISOR),
     "warning.change_alertrule": hq,
+    "warning.add_alertrule": hq,
     "audit.view_auditevent": auditors,
     "audit.export_auditevent": auditors,
     "core.view_job": anyone,

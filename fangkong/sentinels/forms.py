@@ -1,6 +1,7 @@
 """Forms of the sentinel pages. The rules (future days, invalid IDs, duplicates) live in sentinels.services."""
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +25,7 @@ class SentinelForm(forms.Form):
     contact = forms.CharField(label=_("负责人"), max_length=50, required=False)
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
     joined_on = forms.DateField(label=_("开始报告日期"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reporters = forms.ModelMultipleChoiceField(label=_("报告人"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -39,6 +40,25 @@ class SentinelForm(forms.Form):
         self.fields["joined_on"].help_text = _("此日期以前没有报告不算缺报；预警模型据此避免新哨点带来的跳变。")
         self.fields["reporters"].help_text = _("哨点报告员只能看到和报告自己所属的哨点。")
         style_fields(self)
+
+
+class SentinelEditForm(SentinelForm):
+    """SentinelForm plus the active flag; the sentinel's current reporters stay choosable."""
+
+    is_active = forms.BooleanField(label=_("启用"), required=False)
+
+    def __init__(self, *args, sentinel, **kwargs):
+        super().__init__(*args, **kwargs)
+        reporters = self.fields["reporters"].queryset
+        self.fields["reporters"].queryset = User.objects.filter(
+            Q(pk__in=reporters.values("pk")) | Q(pk__in=sentinel.reporters.values("pk"))).order_by("username")
+        self.fields["is_active"].help_text = _("停用后不再要求每日报告，也不能再报告；历史报告保留。")
+
+    @staticmethod
+    def initial_for(sentinel) -> dict:
+        return {"kind": sentinel.kind, "name": sentinel.name, "area": sentinel.area_id, "address": sentinel.address,
+                "contact": sentinel.contact, "phone": sentinel.phone, "joined_on": sentinel.joined_on,
+                "reporters": list(sentinel.reporters.values_list("pk", flat=True)), "is_active": sentinel.is_active}
 
 
 class ZeroReportForm(forms.Form):
@@ -77,7 +97,7 @@ class FeverPatientForm(forms.Form):
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False,
                             widget=forms.TextInput(attrs={"inputmode": "tel"}))
     address = forms.CharField(label=_("现住址"), max_length=200, required=False)
-    consulted_at = forms.DateTimeField(label=_("首诊时间"), required=False,
+    consulted_at = forms.DateTimeField(label=_("首诊时间"), required=False, initial=timezone.now,
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                   format="%Y-%m-%dT%H:%M"))
     onset_date = forms.DateField(label=_("发病日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -88,7 +108,8 @@ class FeverPatientForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["consulted_at"].help_text = _("首诊负责制：接诊后 1 小时内报告。不填为现在。")
+        self.fields["consulted_at"].help_text = _("首诊负责制：接诊后 1 小时内报告。默认为打开本页的时间，"
+                                                  "请按实际首诊时间修改；清空则按提交时间计。")
         self.fields["referred_to"].help_text = _("如：县人民医院发热门诊")
         style_fields(self)
 

@@ -116,10 +116,9 @@ def _may_report(user, sentinel: Sentinel):
 SENTINEL_FIELDS = ["kind", "name", "area", "address", "contact", "phone", "joined_on", "is_active"]
 
 
-@transaction.atomic
-def register_sentinel(user, data: dict, reporters=(), request=None) -> Sentinel:
-    """A new sentinel in the user's area, with its reporters."""
-    _require(user, "sentinels.add_sentinel")
+def _clean_place(user, data: dict, sentinel: Sentinel | None = None) -> tuple[str, str, object]:
+    """(kind, name, area) of a sentinel being registered or edited: a known kind, a name, an area in reach,
+    and no other sentinel of that kind and name there."""
     area = data.get("area")
     if area is None:
         raise ValidationError({"area": [_("请选择哨点所在区划。")]})
@@ -132,11 +131,22 @@ def register_sentinel(user, data: dict, reporters=(), request=None) -> Sentinel:
     name = (data.get("name") or "").strip()
     if not name:
         raise ValidationError({"name": [_("请填写哨点名称。")]})
-    if Sentinel.objects.filter(area=area, kind=data["kind"], name=name).exists():
+    others = Sentinel.objects.filter(area=area, kind=data["kind"], name=name)
+    if sentinel is not None:
+        others = others.exclude(pk=sentinel.pk)
+    if others.exists():
         raise ValidationError({"name": [_("该区划已有同名同类型的哨点。")]})
+    return data["kind"], name, area
+
+
+@transaction.atomic
+def register_sentinel(user, data: dict, reporters=(), request=None) -> Sentinel:
+    """A new sentinel in the user's area, with its reporters."""
+    _require(user, "sentinels.add_sentinel")
+    kind, name, area = _clean_place(user, data)
     joined_on = data.get("joined_on") or timezone.localdate()
     sentinel = Sentinel.objects.create(
-        kind=data["kind"], name=name, area=area, address=data.get("address", ""), contact=data.get("contact", ""),
+        kind=kind, name=name, area=area, address=data.get("address", ""), contact=data.get("contact", ""),
         phone=data.get("phone", ""), joined_on=joined_on, is_active=data.get("is_active", True),
         created_by=user, updated_by=user)
     if reporters:
@@ -147,15 +157,30 @@ def register_sentinel(user, data: dict, reporters=(), request=None) -> Sentinel:
     return sentinel
 
 
+def first_report_day(sentinel: Sentinel) -> date | None:
+    """The first day SENTINEL reported (a report of any kind, or a sale), or None."""
+    days = [SentinelReport.objects.filter(sentinel=sentinel).order_by("day").values_list("day", flat=True).first(),
+            DrugPurchase.objects.filter(sentinel=sentinel).order_by("day").values_list("day", flat=True).first()]
+    days = [day for day in days if day is not None]
+    return min(days) if days else None
+
+
 @transaction.atomic
 def update_sentinel(user, sentinel: Sentinel, data: dict, reporters=None, request=None) -> Sentinel:
+    """Change a sentinel in the user's area (its reporters too when REPORTERS is given); fields DATA lacks stay."""
     _require(user, "sentinels.change_sentinel")
     if not Sentinel.objects.restrict(user, "change").filter(pk=sentinel.pk).exists():
         raise PermissionDenied
+    data = {field: data[field] for field in SENTINEL_FIELDS if field in data and data[field] is not None}
+    data["kind"], data["name"], data["area"] = _clean_place(user, {
+        "kind": sentinel.kind, "name": sentinel.name, "area": sentinel.area, **data}, sentinel)
+    first = first_report_day(sentinel) if "joined_on" in data else None
+    if first is not None and data["joined_on"] > first:
+        raise ValidationError({"joined_on": [_("开始报告日期不能晚于该哨点第一次报告的日期（%(day)s）。") % {
+            "day": first.isoformat()}]})
     before = {f: getattr(sentinel, f"{f}_id" if f == "area" else f) for f in SENTINEL_FIELDS}
-    for field in SENTINEL_FIELDS:
-        if field in data and data[field] is not None:
-            setattr(sentinel, field, data[field])
+    for field, value in data.items():
+        setattr(sentinel, field, value)
     sentinel.updated_by = user
     sentinel.save()
     after = {f: getattr(sentinel, f"{f}_id" if f == "area" else f) for f in SENTINEL_FIELDS}

@@ -9,6 +9,7 @@ urlpatterns = [
     path("purchases/", views.purchases, name="purchases"),
     path("purchases/<int:pk>/", views.purchase, name="purchase"),
     path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/zero/", views.zero, name="zero"),
     path("<int:pk>/fever/", views.fever, name="fever"),
     path("<int:pk>/counts/", views.counts, name="counts"),

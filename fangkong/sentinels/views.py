@@ -31,6 +31,7 @@ from .forms import (
     DailyCountForm,
     FeverPatientForm,
     SaleForm,
+    SentinelEditForm,
     SentinelForm,
     ZeroReportForm,
 )
@@ -106,6 +107,26 @@ def new(request):
     return render(request, "sentinels/new.html", {"form": form})
 
 
+@permission_required("sentinels.change_sentinel", raise_exception=True)
+def edit(request, pk):
+    sentinel = _sentinel(request, pk)
+    if request.method != "POST":
+        form = SentinelEditForm(user=request.user, sentinel=sentinel, initial=SentinelEditForm.initial_for(sentinel))
+        return render(request, "sentinels/edit.html", {"form": form, "sentinel": sentinel})
+    form = SentinelEditForm(request.POST, user=request.user, sentinel=sentinel)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        reporters = list(data.pop("reporters"))
+        try:
+            services.update_sentinel(request.user, sentinel, data, reporters, request=request)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("已保存哨点：%(name)s。") % {"name": sentinel.name})
+            return redirect(sentinel)
+    return render(request, "sentinels/edit.html", {"form": form, "sentinel": sentinel}, status=400)
+
+
 # One sentinel ------------------------------------------------------------------------------------
 @permission_required(VIEW, raise_exception=True)
 def detail(request, pk):
@@ -125,6 +146,7 @@ def detail(request, pk):
     return render(request, "sentinels/detail.html", {
         "sentinel": sentinel, "page": page, "purchases": purchases, "today": today,
         "reported_today": reported_today, "can_report": can_report,
+        "can_edit": user.has_perm("sentinels.change_sentinel"),
     })
 
 
@@ -143,7 +165,7 @@ def zero(request, pk):
     return redirect(sentinel)
 
 
-def _report_form(request, pk, form_class, template, save, allowed):
+def _report_form(request, pk, form_class, template, save, allowed, extra=None):
     sentinel = _reportable(request, pk)
     if not allowed(sentinel):
         raise PermissionDenied
@@ -156,7 +178,7 @@ def _report_form(request, pk, form_class, template, save, allowed):
         else:
             messages.success(request, message)
             return redirect(sentinel)
-    return render(request, template, {"sentinel": sentinel, "form": form, "now": timezone.localtime()})
+    return render(request, template, {"sentinel": sentinel, "form": form, "now": timezone.localtime(), **(extra or {})})
 
 
 @permission_required("sentinels.add_sentinelreport", raise_exception=True)
@@ -170,7 +192,7 @@ def fever(request, pk):
         return _("已报告发热病人 %(name)s（距首诊 %(m)s 分钟）。") % {"name": report.masked_name, "m": minutes}
 
     return _report_form(request, pk, FeverPatientForm, "sentinels/fever.html", save,
-                        lambda s: s.reports_patients)
+                        lambda s: s.reports_patients, extra={"limit_minutes": services.REPORT_WITHIN_MINUTES})
 
 
 @permission_required("sentinels.add_sentinelreport", raise_exception=True)

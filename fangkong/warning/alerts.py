@@ -9,10 +9,12 @@ rule names costs no query. Statistical alarms come in through
 
 The lifecycle is new → verified (true signal) | false_alarm (with a reason) →
 responded (tasks dispatched) → closed; every step takes the acting user, runs
-in a transaction and is audited.
+in a transaction and is audited. HQ keeps the rules (``create_rule``,
+``update_rule``) and the detectors (``update_detector``), audited the same way.
 """
 
 import math
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -40,6 +42,7 @@ from .choices import (
     AlertSource,
     AlertStatus,
     ResponseAction,
+    SignalKind,
 )
 from .models import Alert, AlertRule, DetectorConfig, Signal
 
@@ -523,6 +526,131 @@ def update_detector(user, config: DetectorConfig, data: dict, request=None) -> D
         after = {field: getattr(config, field) for field in DETECTOR_FIELDS}
         record_event(user, AuditAction.UPDATE, config, changes=diff(before, after), request=request)
     return config
+
+
+# Rule configuration ------------------------------------------------------------------------------
+MAX_WINDOW_MINUTES = 10080  # 7 days
+MAX_ESCALATE_SIZE = 10000
+MAX_MATCH_KEYS = 10
+RULE_FIELDS = ("name", "signal_kinds", "match_details", "threshold", "window_minutes", "grade", "escalate_size",
+               "description", "is_active")
+RULE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+DETAIL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+
+
+def _whole(value, low: int, high: int) -> int | None:
+    """VALUE as an int within LOW..HIGH, or None (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
+def _match_problem(details) -> str | None:
+    if not isinstance(details, dict):
+        return _("附加条件应为键值对象，如 {\"from_risk_area\": true}。")
+    if len(details) > MAX_MATCH_KEYS:
+        return _("附加条件至多 %(n)d 项。") % {"n": MAX_MATCH_KEYS}
+    for key, value in details.items():
+        if not isinstance(key, str) or not DETAIL_KEY.match(key):
+            return _("附加条件的键“%(key)s”只能由英文字母、数字和下划线组成（至多 40 个字符）。") % {"key": key}
+        scalar = value is None or isinstance(value, bool | int | str) or (
+            isinstance(value, float) and math.isfinite(value))
+        if not scalar or (isinstance(value, str) and len(value) > 100):
+            return _("附加条件“%(key)s”的值应为文本（至多 100 字）、数字、true/false 或 null。") % {"key": key}
+    return None
+
+
+def clean_rule(data: dict, kept_kinds=()) -> dict:
+    """Validate a rule's settings (all of RULE_FIELDS); returns them cleaned or raises ValidationError by field.
+
+    Signal kinds must be known ones (SignalKind) or KEPT_KINDS, the kinds the rule already names (raised by an
+    app whose kind is not in the list yet). A threshold above MAX_RULE_MEMBERS could never be reached.
+    """
+    errors: dict[str, list[str]] = {}
+    name = str(data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = [_("请填写规则名称（至多 100 字）。")]
+    kinds = data.get("signal_kinds")
+    known = set(SignalKind.values) | set(kept_kinds)
+    if not isinstance(kinds, list | tuple) or not kinds:
+        errors["signal_kinds"] = [_("请至少选择一种信号类型。")]
+        kinds = []
+    else:
+        unknown = [kind for kind in kinds if kind not in known]
+        if unknown:
+            errors["signal_kinds"] = [_("不认识的信号类型“%(kind)s”。") % {"kind": unknown[0]}]
+        kinds = list(dict.fromkeys(kinds))
+    details = data.get("match_details") or {}
+    problem = _match_problem(details)
+    if problem:
+        errors["match_details"] = [problem]
+    threshold = _whole(data.get("threshold"), 1, MAX_RULE_MEMBERS)
+    if threshold is None:
+        errors["threshold"] = [_("阈值应为 1–%(max)d 之间的整数。") % {"max": MAX_RULE_MEMBERS}]
+    window = _whole(data.get("window_minutes"), 1, MAX_WINDOW_MINUTES)
+    if window is None:
+        errors["window_minutes"] = [_("时间窗应为 1–%(max)d 分钟（7 天）之间的整数。") % {"max": MAX_WINDOW_MINUTES}]
+    grade = data.get("grade")
+    if grade not in AlertGrade.values:
+        errors["grade"] = [_("请选择预警级别：%(grades)s。") % {"grades": "、".join(AlertGrade.values)}]
+    escalate = _whole(data.get("escalate_size"), 0, MAX_ESCALATE_SIZE)
+    if escalate is None:
+        errors["escalate_size"] = [_("升级规模应为 0–%(max)d 之间的整数（0 表示不升级）。") % {"max": MAX_ESCALATE_SIZE}]
+    description = str(data.get("description") or "").strip()
+    if len(description) > 2000:
+        errors["description"] = [_("说明至多 2000 字。")]
+    if not isinstance(data.get("is_active"), bool):
+        errors["is_active"] = [_("启用应为 true 或 false。")]
+    if errors:
+        raise ValidationError(errors)
+    return {"name": name, "signal_kinds": kinds, "match_details": dict(details), "threshold": threshold,
+            "window_minutes": window, "grade": str(grade), "escalate_size": escalate, "description": description,
+            "is_active": data["is_active"]}
+
+
+def _rule_values(rule: AlertRule) -> dict:
+    return {field: getattr(rule, field) for field in RULE_FIELDS}
+
+
+def update_rule(user, rule: AlertRule, data: dict, request=None) -> AlertRule:
+    """HQ changes a fixed-threshold rule (audited); it takes effect at once. Fields missing from DATA keep their values."""
+    if not user.has_perm("warning.change_alertrule"):
+        raise PermissionDenied
+    with transaction.atomic():
+        rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        before = _rule_values(rule)
+        cleaned = clean_rule({**before, **{k: v for k, v in data.items() if k in RULE_FIELDS}},
+                             kept_kinds=before["signal_kinds"])
+        for field, value in cleaned.items():
+            setattr(rule, field, value)
+        rule.updated_by = user
+        rule.save()
+        record_event(user, AuditAction.UPDATE, rule, changes=diff(before, _rule_values(rule)), request=request)
+    return rule
+
+
+def create_rule(user, data: dict, request=None) -> AlertRule:
+    """HQ adds a fixed-threshold rule (audited); it applies to signals raised from now on."""
+    if not user.has_perm("warning.add_alertrule"):
+        raise PermissionDenied
+    code = str(data.get("code") or "").strip()
+    errors = {}
+    if not RULE_CODE.match(code):
+        errors["code"] = [_("代码只能由小写英文字母、数字、下划线和连字符组成（至多 40 个字符）。")]
+    try:
+        cleaned = clean_rule({"match_details": {}, "threshold": 1, "window_minutes": 1440,
+                              "grade": AlertGrade.YELLOW, "escalate_size": 0, "is_active": True, **data})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if AlertRule.objects.filter(code=code).exists():
+            raise ValidationError({"code": [_("已有代码为“%(code)s”的规则。") % {"code": code}]})
+        rule = AlertRule.objects.create(code=code, updated_by=user, **cleaned)
+        record_event(user, AuditAction.CREATE, rule, request=request,
+                     changes={"code": [None, code], **diff({}, _rule_values(rule))})
+    return rule
 
 
 # Reading signals: names only for those who may see them ------------------------------------------

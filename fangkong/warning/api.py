@@ -3,8 +3,9 @@
 GET /signals and /alerts list what lies in the caller's area (names masked
 unless the role may read them); POST /alerts/{id}/verify|respond|close walk an
 alert through its lifecycle; GET/PUT /detectors read and (HQ) change which
-method watches each daily series; GET /series gives one township's counts with
-the detector's threshold and alarms.
+method watches each daily series; GET/POST /alert-rules and PUT
+/alert-rules/{id} read, add and (HQ) change the fixed-threshold rules; GET
+/series gives one township's counts with the detector's threshold and alarms.
 """
 
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
@@ -20,8 +21,8 @@ from fangkong.core.api_base import PageParams, errors, get_or_404, paginate
 from fangkong.core.scope import prefix_q
 
 from . import alerts, services
-from .choices import AlertGrade, AlertSource, AlertStatus, ResponseAction
-from .models import Alert, DetectorConfig, Signal
+from .choices import AlertGrade, AlertSource, AlertStatus, ResponseAction, SignalKind
+from .models import Alert, AlertRule, DetectorConfig, Signal
 
 router = Router(tags=["监测预警"])
 ALERT_NOT_FOUND = "未找到该预警或无权查看。"
@@ -272,6 +273,78 @@ def update_detector(request, id: int, payload: DetectorIn):
     config = get_or_404(DetectorConfig.objects.all(), _("未找到该检测配置。"), pk=id)
     config = alerts.update_detector(user, config, payload.dict(), request=request)
     return _detector_out(config)
+
+
+class AlertRuleOut(Schema):
+    id: int
+    code: str
+    name: str
+    signal_kinds: list[str]
+    signal_kind_labels: list[str] = Field(description="信号类型的中文名称")
+    match_details: dict = Field(description="附加条件：信号详情须等于这些值")
+    threshold: int = Field(description="阈值：时间窗内同一乡镇的信号条数")
+    window_minutes: int
+    grade: str = Field(description="red 红、orange 橙、yellow 黄、blue 蓝")
+    grade_label: str
+    escalate_size: int = Field(description="信号数每达到该数的倍数升一级；0 不升级")
+    description: str
+    is_active: bool
+    updated_by: str | None = Field(description="最后修改人用户名")
+    updated_at: datetime
+
+
+class AlertRuleIn(Schema):
+    name: str = Field(max_length=100)
+    signal_kinds: list[str] = Field(description="信号类型，如 [\"fever_patient\"]")
+    threshold: int = Field(description="阈值（1–500 条）")
+    window_minutes: int = Field(description="时间窗（1–10080 分钟）")
+    grade: AlertGrade
+    match_details: dict[str, Any] | None = Field(None, description="附加条件，如 {\"from_risk_area\": true}；不填保持不变")
+    escalate_size: int | None = Field(None, description="升级规模（0–10000，0 不升级）；不填保持不变")
+    description: str | None = Field(None, max_length=2000, description="说明；不填保持不变")
+    is_active: bool | None = Field(None, description="启用；不填保持不变")
+
+
+class AlertRuleNewIn(AlertRuleIn):
+    code: str = Field(description="代码：小写英文字母、数字、下划线或连字符，至多 40 个字符，保存后不能修改")
+
+
+def _rule_out(rule: AlertRule) -> dict:
+    labels = dict(SignalKind.choices)
+    return {"id": rule.pk, "code": rule.code, "name": rule.name, "signal_kinds": rule.signal_kinds,
+            "signal_kind_labels": [str(labels.get(kind, kind)) for kind in rule.signal_kinds],
+            "match_details": rule.match_details, "threshold": rule.threshold, "window_minutes": rule.window_minutes,
+            "grade": rule.grade, "grade_label": str(rule.get_grade_display()), "escalate_size": rule.escalate_size,
+            "description": rule.description, "is_active": rule.is_active,
+            "updated_by": rule.updated_by.username if rule.updated_by_id else None, "updated_at": rule.updated_at}
+
+
+def _given(payload: Schema) -> dict:
+    return {key: value for key, value in payload.dict().items() if value is not None}
+
+
+@router.get("/alert-rules", response={200: list[AlertRuleOut], **errors(401, 403)}, summary="固定阈值预警规则")
+def list_rules(request):
+    if not request.auth.has_perm("warning.view_alertrule"):
+        raise PermissionDenied
+    return [_rule_out(rule) for rule in AlertRule.objects.select_related("updated_by").order_by("code")]
+
+
+@router.post("/alert-rules", response={201: AlertRuleOut, **errors(400, 401, 403, 422)},
+             summary="新建固定阈值预警规则（指挥部）")
+def create_rule(request, payload: AlertRuleNewIn):
+    rule = alerts.create_rule(request.auth, _given(payload), request=request)
+    return Status(201, _rule_out(rule))
+
+
+@router.put("/alert-rules/{id}", response={200: AlertRuleOut, **errors(400, 401, 403, 404, 422)},
+            summary="修改固定阈值预警规则（指挥部），即时生效")
+def update_rule(request, id: int, payload: AlertRuleIn):
+    user = request.auth
+    if not user.has_perm("warning.change_alertrule"):
+        raise PermissionDenied
+    rule = get_or_404(AlertRule.objects.all(), _("未找到该预警规则。"), pk=id)
+    return _rule_out(alerts.update_rule(user, rule, _given(payload), request=request))
 
 
 class SeriesOut(Schema):

@@ -11,6 +11,9 @@ urlpatterns = [
     path("alerts/<int:pk>/close/", views.alert_close, name="alert_close"),
     path("detectors/", views.detectors, name="detectors"),
     path("detectors/<int:pk>/edit/", views.detector_edit, name="detector_edit"),
+    path("rules/", views.rule_list, name="rules"),
+    path("rules/new/", views.rule_new, name="rule_new"),
+    path("rules/<int:pk>/edit/", views.rule_edit, name="rule_edit"),
     path("signals/", views.signal_list, name="signals"),
     path("board/", board_views.board_page, name="board"),
 ]

@@ -1,4 +1,4 @@
-"""The early-warning pages: the alert queue with the response clock, one alert, detectors, signals.
+"""The early-warning pages: the alert queue with the response clock, one alert, detectors, rules, signals.
 
 Every read starts from a restricted queryset (out of scope is a 404); every
 write is a POST to warning.alerts. Names in signals are shown in full only to
@@ -30,7 +30,7 @@ from .choices import (
     AlertStatus,
     SignalKind,
 )
-from .forms import CloseForm, DetectorForm, RespondForm, VerifyForm
+from .forms import CloseForm, DetectorForm, RespondForm, RuleForm, VerifyForm, match_details_text
 from .models import Alert, AlertRule, DetectorConfig, Signal
 
 STATUS_ORDER = Case(*[When(status=s, then=Value(i)) for i, s in enumerate(
@@ -82,6 +82,7 @@ def index(request):
         "grades": AlertGrade.choices, "sources": AlertSource.choices, "total": sum(counts.values()),
         "clock": clock, "clock_rows": _clock_rows(clock),
         "can_configure": user.has_perm("warning.view_detectorconfig"),
+        "can_see_rules": user.has_perm("warning.view_alertrule"),
         "can_see_signals": user.has_perm("warning.view_signal"),
     })
 
@@ -140,6 +141,11 @@ def alert_detail(request, pk):
 
 def _errors(exc: ValidationError) -> str:
     return "；".join(exc.messages)
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 @require_POST
@@ -204,7 +210,8 @@ def detectors(request):
         config.params_shown = json.dumps({**alerts.default_params(config.method), **(config.params or {})},
                                          ensure_ascii=False)
     return render(request, "warning/detectors.html", {
-        "configs": configs, "rules": AlertRule.objects.order_by("code"),
+        "configs": configs, "rules": _rule_rows(AlertRule.objects.order_by("code")),
+        "can_see_rules": request.user.has_perm("warning.view_alertrule"),
         "method_help": [(methods.get(name, name), text) for name, text in METHOD_HELP.items()],
         "threshold_help": THRESHOLD_HELP, "can_edit": request.user.has_perm("warning.change_detectorconfig"),
     })
@@ -219,8 +226,7 @@ def detector_edit(request, pk):
             try:
                 alerts.update_detector(request.user, config, form.cleaned_data, request=request)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                _form_errors(form, exc)
             else:
                 messages.success(request, _("已保存“%(label)s”的检测配置。") % {"label": config.label})
                 return redirect("warning:detectors")
@@ -234,6 +240,79 @@ def detector_edit(request, pk):
     return render(request, "warning/detector_edit.html", {
         "config": config, "form": form, "method_help": METHOD_HELP,
     }, status=status)
+
+
+# Rules -------------------------------------------------------------------------------------------
+def _span(minutes: int) -> str:
+    """A rule's window as the rules are worded: up to a day in hours ("24 小时内"), longer whole days in days."""
+    if minutes > 1440 and minutes % 1440 == 0:
+        return _("%(n)d 天") % {"n": minutes // 1440}
+    if minutes % 60 == 0:
+        return _("%(n)d 小时") % {"n": minutes // 60}
+    return _("%(n)d 分钟") % {"n": minutes}
+
+
+def _rule_rows(rules) -> list[AlertRule]:
+    """RULES with what the pages show: kinds by their Chinese labels, the window and escalation in words."""
+    labels = dict(SignalKind.choices)
+    rows = list(rules)
+    for rule in rows:
+        rule.kind_labels = [str(labels.get(kind, kind)) for kind in rule.signal_kinds]
+        rule.window_shown = _span(rule.window_minutes)
+        rule.escalate_shown = (_("每 %(n)d 条升一级") % {"n": rule.escalate_size} if rule.escalate_size
+                               else _("不升级"))
+        rule.match_shown = match_details_text(rule.match_details).replace("\n", "，")
+    return rows
+
+
+@permission_required("warning.view_alertrule", raise_exception=True)
+def rule_list(request):
+    user = request.user
+    return render(request, "warning/rules.html", {
+        "rules": _rule_rows(AlertRule.objects.select_related("updated_by").order_by("code")),
+        "can_edit": user.has_perm("warning.change_alertrule"), "can_add": user.has_perm("warning.add_alertrule"),
+    })
+
+
+def _rule_form_page(request, form, rule=None, status=200):
+    return render(request, "warning/rule_edit.html", {"form": form, "rule": rule}, status=status)
+
+
+@permission_required("warning.change_alertrule", raise_exception=True)
+def rule_edit(request, pk):
+    rule = get_object_or_404(AlertRule.objects.all(), pk=pk)
+    if request.method != "POST":
+        return _rule_form_page(request, RuleForm(rule=rule, initial=RuleForm.initial_for(rule)), rule)
+    form = RuleForm(request.POST, rule=rule)
+    if form.is_valid():
+        try:
+            alerts.update_rule(request.user, rule, form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("已保存规则“%(name)s”，即时生效。") % {"name": form.cleaned_data["name"]})
+            return redirect("warning:rules")
+    messages.error(request, _("未能保存，请检查填写内容。"))
+    return _rule_form_page(request, form, rule, status=400)
+
+
+@permission_required("warning.add_alertrule", raise_exception=True)
+def rule_new(request):
+    if request.method != "POST":
+        return _rule_form_page(request, RuleForm(initial={
+            "threshold": 1, "window_minutes": 1440, "grade": AlertGrade.YELLOW, "escalate_size": 0,
+            "is_active": True}))
+    form = RuleForm(request.POST)
+    if form.is_valid():
+        try:
+            rule = alerts.create_rule(request.user, form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("已新建规则“%(name)s”。") % {"name": rule.name})
+            return redirect("warning:rules")
+    messages.error(request, _("未能保存，请检查填写内容。"))
+    return _rule_form_page(request, form, status=400)
 
 
 # Signals -----------------------------------------------------------------------------------------

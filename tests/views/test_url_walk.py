@@ -98,7 +98,7 @@ class UrlWalkTests(WorldTestCase):
         transfer_a = plan_transfer(w.township_a_officer, {
             "kind": "to_home", "from_place": "甲镇隔离点", "to_place": "甲村", "vehicle": "鲁J12345", "driver": "赵",
             "planned_at": timezone.now()}, [w.person_a])
-        from fangkong.warning.models import Alert, DetectorConfig
+        from fangkong.warning.models import Alert, AlertRule, DetectorConfig
         from fangkong.warning.services import raise_signal
 
         raise_signal("positive_result", title="核酸检测阳性：张三", area=w.grid_a, person=w.person_a)
@@ -160,11 +160,12 @@ class UrlWalkTests(WorldTestCase):
                for name in ("care", "care_check", "care_visit", "care_member")},
             "quarantine_self_check": {"token": "not-a-token"},
             **{f"sentinels:{name}": {"pk": sentinel_a.pk}
-               for name in ("detail", "zero", "fever", "counts", "absences", "sale")},
+               for name in ("detail", "edit", "zero", "fever", "counts", "absences", "sale")},
             "sentinels:purchase": {"pk": purchase_a.pk},
             **{f"warning:{name}": {"pk": alert_a.pk}
                for name in ("alert", "alert_verify", "alert_respond", "alert_close")},
             "warning:detector_edit": {"pk": detector.pk},
+            "warning:rule_edit": {"pk": AlertRule.objects.first().pk},
         }
 
     def urls(self):
