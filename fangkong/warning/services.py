@@ -331,11 +331,17 @@ def scan_day(day: date | None = None, *, replicates: int = 999) -> list:
             if cluster.p_value > SCAN_P_VALUE:
                 continue
             centre = townships[cluster.center]
+            found = {"zones": [townships[z].name for z in cluster.zones], "days": len(cluster.days),
+                     "p_value": round(cluster.p_value, 4), "observed": int(cluster.observed),
+                     "expected": round(float(cluster.expected), 1),
+                     "recurrence_interval": round(cluster.recurrence_interval, 1), "llr": round(cluster.llr, 2)}
             alert, created = alerts.raise_detector_alert(
-                config, centre, day, cluster.observed, cluster.expected, details={
-                    "used_method": "scan", "zones": [townships[z].name for z in cluster.zones],
-                    "days": len(cluster.days), "p_value": round(cluster.p_value, 4),
-                    "recurrence_interval": round(cluster.recurrence_interval, 1), "llr": round(cluster.llr, 2)})
+                config, centre, day, cluster.observed, cluster.expected, details={"used_method": "scan", **found})
             if created:
                 raised.append(alert)
+            elif alert.details.get("used_method") != "scan" and "scan" not in alert.details:
+                # The township already alarmed on its own series today: that alert also says it is the
+                # centre of a cluster, and which townships the cluster spans.
+                alert.details = {**alert.details, "scan": found}
+                alert.save(update_fields=["details"])
     return raised

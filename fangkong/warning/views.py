@@ -119,6 +119,7 @@ def _detail(request, alert: Alert, verify_form=None, respond_form=None, close_fo
         "respond_form": (respond_form or RespondForm(user=user, alert=alert)) if can_respond else None,
         "close_form": (close_form or CloseForm()) if can_close else None,
         "durations": _durations(alert),
+        "cluster": alert.details.get("scan") or (alert.details if alert.details.get("used_method") == "scan" else None),
     }, status=status)
 
 

@@ -49,3 +49,22 @@ class ScanDayTests(WorldTestCase):
         self.background(random.Random(4))
         self.assertEqual(scan_day(self.today, replicates=199), [])
         self.assertFalse(Alert.objects.filter(details__used_method="scan").exists())
+
+    def test_a_township_that_already_alarmed_today_gets_the_cluster_on_its_alert(self):
+        from fangkong.warning import alerts
+        from fangkong.warning.models import DetectorConfig
+
+        self.background(random.Random(3))
+        self.scans(self.townships[0], self.today, 25)
+        config = DetectorConfig.objects.get(signal_type="non_green_scans")
+        own, _created = alerts.raise_detector_alert(config, self.townships[0], self.today, 25, 6.0,
+                                                    details={"used_method": "ears_c2"})
+        self.assertEqual(scan_day(self.today, replicates=199), [])
+        own.refresh_from_db()
+        self.assertEqual(own.details["used_method"], "ears_c2")
+        self.assertIn(self.townships[0].name, own.details["scan"]["zones"])
+        self.assertLessEqual(own.details["scan"]["p_value"], 0.01)
+        self.client.force_login(self.w.hq)
+        page = self.client.get(f"/warning/alerts/{own.pk}/")
+        self.assertContains(page, "时空聚集")
+        self.assertContains(page, self.townships[0].name)
