@@ -114,18 +114,28 @@ def record_samples(person_ids, sampled_at) -> int:
     return moved
 
 
+def _update_changed(rows, field: str, value) -> int:
+    """UPDATE ROWS SET FIELD = VALUE only where the two differ (NULL counts as a value), so that a nightly
+    repair rewrites the few rows that are wrong, not every row and its indexes. Returns the rows changed."""
+    rows = rows.alias(_new=value)
+    old_null, new_null = Q(**{f"{field}__isnull": True}), Q(_new__isnull=True)
+    differs = (old_null & ~new_null) | (~old_null & new_null) | (~old_null & ~new_null & ~Q(**{field: F("_new")}))
+    return rows.filter(differs).update(**{field: value})
+
+
 @transaction.atomic
 def refresh_all(entries=None) -> int:
     """Recompute last_sampled_at and next_due of ENTRIES (default: every roster entry) from the samples.
 
     One UPDATE for the last sample (the latest Sample of the person, through
-    the (person, sampled_at) index), then one per distinct group interval.
+    the (person, sampled_at) index), then one per distinct group interval;
+    each writes only the rows whose value changes. Returns how many rows got a new last sample.
     """
     entries = RosterEntry.objects.all() if entries is None else entries
     entries = entries.order_by()
     latest = (Sample.objects.filter(person_id=OuterRef("person_id")).order_by().values("person_id")
               .annotate(last=Max("sampled_at")).values("last")[:1])
-    count = entries.update(last_sampled_at=Subquery(latest))
+    count = _update_changed(entries, "last_sampled_at", Subquery(latest))
     reschedule(entries)
     return count
 
@@ -140,9 +150,9 @@ def reschedule(entries) -> None:
     for interval, group_ids in by_interval.items():
         rows = entries.filter(group_id__in=group_ids)
         if interval:
-            rows.update(next_due=_due_expression(interval))
+            _update_changed(rows, "next_due", _due_expression(interval))
         else:
-            rows.update(next_due=None)
+            rows.filter(next_due__isnull=False).update(next_due=None)
 
 
 # Who sees what -----------------------------------------------------------------------------------
