@@ -15,7 +15,11 @@ Timed:
   (the note says so); timed as well with b = 2 (108 weeks needed; the trend is then never
   kept, b >= 3 rule), every week it can evaluate, in a loop of ``run`` and batched
   (``farrington_many``, the figure used);
-* ``all_detectors``: daily_full + farrington (b = 2), the figure for the < 2 s target;
+* ``glm_cusum``: the daily CUSUM on the Farrington expectation, with b = 2 for the same reason
+  (the default b = 5 needs 1,876 days and falls back to EARS C1), every day it can evaluate, in
+  a loop of ``run`` and batched (``glm_cusum_many``, the figure used), and today only;
+* ``all_detectors``: daily_full + farrington (b = 2) + glm_cusum (b = 2), the figure for the
+  < 2 s target;
 * ``scan``: the space-time permutation scan for the 20 townships (one signal type, last 60
   days, 999 replicates), the figure for the < 10 s target.
 
@@ -45,6 +49,7 @@ from common import cpu_model, memory_gb, now_iso, print_json  # noqa: E402
 
 from fangkong.warning.detectors import run, weekly_sums  # noqa: E402
 from fangkong.warning.detectors.farrington import farrington_many  # noqa: E402
+from fangkong.warning.detectors.glm_cusum import glm_cusum_many  # noqa: E402
 from fangkong.warning.detectors.scan import scan  # noqa: E402
 
 TOWNSHIPS = 20
@@ -106,9 +111,22 @@ def main():
     figures["farrington_b2_today_s"], _ = timed(
         lambda: farrington_batch(b=2, start=-1), args.repeat
     )
-    figures["all_detectors_s"] = round(figures["daily_full_s"] + figures["farrington_b2_s"], 3)
+    figures["glm_cusum_default_fallback_s"], glm_fallback = timed(
+        lambda: [run("glm_cusum", y) for y in series], args.repeat
+    )
+    figures["glm_cusum_b2_loop_s"], _ = timed(
+        lambda: [run("glm_cusum", y, b=2) for y in series], args.repeat
+    )
+    figures["glm_cusum_b2_s"], gb2 = timed(lambda: glm_cusum_many(series, b=2), args.repeat)
+    figures["glm_cusum_b2_today_s"], _ = timed(
+        lambda: glm_cusum_many(series, b=2, start=-1), args.repeat
+    )
+    figures["all_detectors_s"] = round(
+        figures["daily_full_s"] + figures["farrington_b2_s"] + figures["glm_cusum_b2_s"], 3
+    )
     figures["all_detectors_today_s"] = round(
-        figures["daily_today_s"] + figures["farrington_b2_today_s"], 3
+        figures["daily_today_s"] + figures["farrington_b2_today_s"]
+        + figures["glm_cusum_b2_today_s"], 3
     )
     fever = counts[:, 0, :]
     rng = np.random.default_rng(args.seed)
@@ -131,6 +149,9 @@ def main():
             "farrington_default_note": fallback[0].note,
             "farrington_b2_weeks_evaluated": int(np.isfinite(fb2[0].upper).sum()),
             "farrington_b2_alarms": int(sum(r.alarm.sum() for r in fb2)),
+            "glm_cusum_default_note": glm_fallback[0].note,
+            "glm_cusum_b2_days_evaluated": int(np.isfinite(gb2[0].upper).sum()),
+            "glm_cusum_b2_alarms": int(sum(r.alarm.sum() for r in gb2)),
             "scan_top_p": clusters[0].p_value if clusters else None,
         },
         "machine": {

@@ -30,6 +30,7 @@ HANT_FIXES = {
     "臺": "台",  # 後台, 平台, 工作台, 台灣
     "賬號": "帳號",
     "賬戶": "帳戶",
+    "年曆史": "年歷史",  # 數年歷史 (several years of history), not 年曆 (calendar)
 }
 
 HEADER = {

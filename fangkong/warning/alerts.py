@@ -433,8 +433,10 @@ def method_params(method: str, baseline_days: int | None, params: dict | None = 
         result.setdefault("baseline", int(baseline_days))
     elif method == "mpm":
         result.setdefault("years", max(1, int(baseline_days) // 365))
-    elif method == "farrington":
-        result.setdefault("b", max(1, int(baseline_days) // 365))
+    elif method in ("farrington", "glm_cusum"):
+        # At least 2 years: with b = 1 and the 26 most recent weeks left out, the Noufaily reference
+        # window is empty at every point. Shorter history falls back to EARS C1, which says so.
+        result.setdefault("b", max(2, int(baseline_days) // 365))
     return result
 
 

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class SignalKind(models.TextChoices):
@@ -23,7 +24,7 @@ class SignalKind(models.TextChoices):
 
 class Severity(models.IntegerChoices):
     INFO = 1, _("提示")
-    WARNING = 2, _("预警")
+    WARNING = 2, pgettext_lazy("severity", "预警")
     CRITICAL = 3, _("紧急")
 
 
@@ -102,6 +103,10 @@ METHOD_HELP = {
     "farrington": _("改进 Farrington 法（Noufaily 2013）：用过去 5 年同期数据拟合带趋势和季节因子的拟泊松回归，"
                     "降低历史暴发的权重后按负二项分布给出上限（α 越小阈值越高、误报越少）。误报率最低，需要数年历史，"
                     "按周汇总计算。"),
+    "glm_cusum": _("回归基线日累积和：用改进 Farrington 法的回归（过去数年同期、季节因子、趋势，降低历史暴发权重）"
+                   "按周估计期望值，再按过去一年的星期分布拆到每天；每天的计数按负二项分布换算成标准分，"
+                   "超出 k（0.5）的部分逐日累加，累计值超过 h 即报警并清零。模拟评估中，每周误报次数相同时比按周计算的"
+                   "Farrington 法检出更多、更早；需要数年历史（默认 5 年，可用参数 b 改为 2–3 年），不足时改用短历史方法。"),
 }
 THRESHOLD_HELP = _("图中阈值带即检测方法给出的上限：计数（MPM 为近 7 天合计）超过阈值的日子标为报警，"
                    "每个乡镇每个指标每天最多生成一条预警。配置的基线长于现有历史时，系统自动改用 EARS C2 并在页面注明。")

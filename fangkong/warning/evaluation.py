@@ -7,6 +7,9 @@ outbreaks spilling into the evaluation window). `score_alarms` turns an alarm ve
 `summarise` pools outcomes into the metrics:
 
 * FPR = FP / (FP + TN) over the outbreak-free evaluation points; specificity = 1 − FPR;
+* weekly FPR (`fpr_week`) = the share of outbreak-free weeks (7-day blocks from the first
+  evaluated point, no outbreak or excluded day in them) with at least one alarm: for a daily
+  method, its false alarms on the weekly methods' scale (= FPR for weekly series);
 * POD = share of current outbreaks (with at least one case) with an alarm during the outbreak;
 * POD1week = the same, the alarm known within 7 days of the first case (the first week);
 * sensitivity = TP / (TP + FN) over outbreak points; PPV, NPV, F1 from the same counts;
@@ -20,7 +23,12 @@ level whose pooled FPR over all the simulated series is ≤ the target.
 
 R's `surveillance::farringtonFlexible` runs through `scripts/farrington_evaluate.R`; its p-values
 give its alarms at any α from one run (alarm ⟺ P(Y ≥ y) ≤ α, at least 5 cases in the last 4 weeks,
-y > 0), so it is calibrated the same way.
+y > 0), so it is calibrated the same way. glm_cusum's regression fits do not depend on its h
+either: its search fits once and reruns only the CUSUM recursion.
+
+Daily methods are compared with the weekly ones at equal weekly false alarms: `--daily-fpr
+0.00143` (`daily_equivalent_fpr(0.01)`) calibrates them to as many false alarm days per week as a
+weekly method has false alarm weeks at 1 %, and `goal_check` only counts them when calibrated so.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import brentq
 from scipy.stats import nbinom, norm, poisson
 
 from fangkong.warning.simulate import Replicate, to_weeks
@@ -47,7 +56,7 @@ R_LABEL = "R farringtonFlexible"
 R_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "farrington_evaluate.R"
 
 WEEKLY_METHODS = ("farrington", "ears_c1", "ears_c2", "ears_c3", "cusum")
-DAILY_METHODS = ("ears_c1", "ears_c2", "ears_c3", "cusum", "mpm")
+DAILY_METHODS = ("ears_c1", "ears_c2", "ears_c3", "cusum", "mpm", "glm_cusum")
 # Methods run on weekly data (in the daily evaluation: on the weekly sums of the daily series).
 WEEKLY_ONLY = ("farrington", R_METHOD)
 
@@ -155,6 +164,8 @@ class Outcome:
     detected_first_week: bool
     timeliness: float  # nan without an outbreak
     delay: float  # days; nan if not detected
+    fp_weeks: int = 0  # outbreak-free weeks with an alarm
+    free_weeks: int = 0
 
 
 def score_alarms(target: Target, alarm: np.ndarray) -> Outcome:
@@ -181,7 +192,16 @@ def score_alarms(target: Target, alarm: np.ndarray) -> Outcome:
             delay = max(0.0, t_known - target.onset)
             timeliness = min(1.0, delay / target.duration)
             first_week = delay < 7.0
-    return Outcome(tp, fp, tn, fn, has, detected, first_week, timeliness, delay)
+    if target.unit == "day":
+        weeks = len(a) // 7
+        blocked = (ob | ex)[: 7 * weeks].reshape(weeks, 7).any(axis=1)
+        alarmed = a[: 7 * weeks].reshape(weeks, 7).any(axis=1)
+        fp_weeks, free_weeks = int((alarmed & ~blocked).sum()), int((~blocked).sum())
+    else:
+        fp_weeks, free_weeks = fp, fp + tn
+    return Outcome(
+        tp, fp, tn, fn, has, detected, first_week, timeliness, delay, fp_weeks, free_weeks
+    )
 
 
 def _ratio(num: float, den: float) -> float:
@@ -205,6 +225,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict:
         "tn": tn,
         "fn": fn,
         "fpr": fpr,
+        "fpr_week": _ratio(sum(o.fp_weeks for o in outcomes), sum(o.free_weeks for o in outcomes)),
         "specificity": 1.0 - fpr if not math.isnan(fpr) else math.nan,
         "pod": _ratio(sum(o.detected for o in ob), len(ob)),
         "pod1week": _ratio(sum(o.detected_first_week for o in ob), len(ob)),
@@ -257,6 +278,8 @@ def nominal_level(name: str) -> float:
         return float(norm.sf(float(d.get("h", 4.0)) / 4.0 * 3.0))
     if name == "mpm":
         return 1.0 - float(d.get("percentile", 90.0)) / 100.0
+    if name == "glm_cusum":
+        return 1.0 / _glm_cusum().in_control_arl(float(d["h"]), float(d["k"]))
     return 0.01
 
 
@@ -280,7 +303,8 @@ def params_for_level(name: str, level: float) -> dict:
     `level` is a nominal one-sided tail probability in (0, 0.5]: smaller means fewer alarms.
     farrington: α = level; EARS C1/C2: z = Φ⁻¹(1 − level) (level 0.00135 ↔ z = 3);
     EARS C3: threshold = z − 1 (↔ 2); CUSUM: h = 4z/3 (↔ h = 4 at z = 3); MPM: percentile
-    100·(1 − level). Other parameters keep their defaults.
+    100·(1 − level); glm_cusum: the h whose in-control run length (Siegmund, normal scores) is
+    1/level days (↔ h = 4.7 at level ≈ 1/700). Other parameters keep their defaults.
     """
     if not 0.0 < level < 1.0:
         raise ValueError("level must be in (0, 1)")
@@ -297,9 +321,29 @@ def params_for_level(name: str, level: float) -> dict:
         d["h"] = max(0.05, 4.0 * z / 3.0)
     elif name == "mpm":
         d[next((k for k in ("percentile", "p", "q") if k in d), "percentile")] = 100.0 * (1 - level)
+    elif name == "glm_cusum":
+        d["h"] = _h_for_arl(1.0 / level, float(d["k"]))
     else:
         raise ValueError(f"unknown method {name!r}")
     return d
+
+
+def _glm_cusum():
+    import importlib
+
+    return importlib.import_module("fangkong.warning.detectors.glm_cusum")
+
+
+def _h_for_arl(arl: float, k: float) -> float:
+    """The CUSUM h with in_control_arl(h, k) = arl (at least 0.05, as for `cusum`)."""
+    # (e^x − x − 1) / (2k²) = arl with x = 2k(h + 1.166), solved on log(e^x − x − 1) = log(2k²·arl).
+    target = math.log(2.0 * k * k * arl)
+
+    def f(x):
+        return x + math.log(-math.expm1(-x) - x * math.exp(-x)) - target
+
+    hi = max(1.0, target + 2.0)
+    return max(0.05, brentq(f, 1e-6, hi) / (2.0 * k) - 1.166) if f(1e-6) < 0 else 0.05
 
 
 def _run_one(args) -> np.ndarray:
@@ -501,10 +545,64 @@ def _pvalues_one(args):
     return farrington_pvalues(counts, start, params)
 
 
+def _glm_cusum_fn(targets: Sequence[Target], runner: Runner):
+    """fpr_at(level) for glm_cusum from one set of fits: its regression fits and scores do not
+    depend on h, so each level only reruns the CUSUM recursion on the cached scores (the
+    detector's own `from_scores`, so the alarms are the detector's; they are cached as its runs)."""
+    name = "glm_cusum"
+    module = _glm_cusum()
+    base = dict(_detectors().DEFAULT_PARAMS[name])
+    key = ("scores", name, repr(sorted(base.items())), tuple(id(t) for t in targets))
+    if key not in runner._cache:
+        t0 = time.perf_counter()
+        jobs = [(t.counts, t.eval_start, base) for t in targets]
+        if runner.workers > 1 and len(jobs) > 4:
+            out = list(
+                runner.pool().map(
+                    _scores_one, jobs, chunksize=max(1, len(jobs) // (runner.workers * 8))
+                )
+            )
+        else:
+            out = [_scores_one(j) for j in jobs]
+        runner.seconds[name] = runner.seconds.get(name, 0.0) + time.perf_counter() - t0
+        runner._cache[key] = out
+    scores = runner._cache[key]
+
+    def alarms_at(params):
+        run_key = runner.key(name, targets, params)
+        if run_key not in runner._cache:
+            out = []
+            for t, sc in zip(targets, scores, strict=True):
+                alarm = module.from_scores(len(t.counts), sc, **params).alarm
+                alarm[: t.eval_start] = False
+                out.append(alarm)
+            runner._cache[run_key] = out
+        return runner._cache[run_key]
+
+    alarms_at(base)  # the nominal run comes free with the scores
+
+    def fpr_at(level):
+        return pooled_fpr(targets, alarms_at(params_for_level(name, level)))
+
+    return fpr_at
+
+
+def _scores_one(args):
+    counts, start, params = args
+    return _glm_cusum().daily_scores_many([counts], start=start, **params)[0]
+
+
+def _fast_fpr_fn(name: str, targets: Sequence[Target], runner: Runner):
+    """fpr_at(level) without a detector run per level, for the methods that allow it."""
+    if name == "glm_cusum":
+        return _glm_cusum_fn(targets, runner)
+    return _pvalue_fn(name, targets, runner)
+
+
 def calibrate_method(
     name: str, targets: Sequence[Target], fpr_target: float, runner: Runner, iterations: int = 16
 ) -> Calibration:
-    fpr_at = _pvalue_fn(name, targets, runner)
+    fpr_at = _fast_fpr_fn(name, targets, runner)
     if fpr_at is not None:
         iterations = max(iterations, 40)
     else:
@@ -689,7 +787,7 @@ def evaluate(
             t0 = time.perf_counter()
             nominal_params = dict(_detectors().DEFAULT_PARAMS.get(name, {}))
             if calibrate_fpr:
-                _pvalue_fn(name, targets, runner)  # one fit for the nominal run and the search
+                _fast_fpr_fn(name, targets, runner)  # one fit for the nominal run and the search
             say(f"{name}: nominal")
             nom_alarms = runner.alarms(name, targets, nominal_params)
             nom_out = _scored(targets, nom_alarms)
@@ -802,34 +900,54 @@ def _reps_per_scenario(replicates) -> int:
     return max(counts.values()) if counts else 0
 
 
+def daily_equivalent_fpr(fpr: float) -> float:
+    """The per-day FPR with as many false alarms per week as a weekly method at `fpr`:
+    1 − (1 − fpr)^(1/7) (0.001435 for 1 %)."""
+    return 1.0 - (1.0 - fpr) ** (1.0 / 7.0)
+
+
 def goal_check(reports: Sequence[MethodReport], fpr: float) -> dict:
-    """The issue's goal: at FPR ≤ target, POD ≥ R's; better timeliness for a daily method."""
+    """The issue's goal: at FPR ≤ target, POD ≥ R's; better timeliness for a daily method.
+
+    Judged at equal weekly false alarms: R and the weekly methods count when their calibrated
+    FPR (per week) is ≤ `fpr`; a daily method counts when its calibrated FPR per day is
+    ≤ `daily_equivalent_fpr(fpr)` (on average no more false alarms per week) and its share of
+    outbreak-free weeks with an alarm (`fpr_week`) is ≤ `fpr` as well. A daily method calibrated
+    to `fpr` per day (`--daily-fpr` not given) therefore does not count: run the daily
+    evaluation with `--daily-fpr 0.00143`.
+    """
     by = {r.method: r for r in reports}
     r = by.get(R_METHOD)
     if r is None or r.calibrated is None:
         return {"evaluated": False}
     r_pod, r_time = r.calibrated["pod"], r.calibrated["timeliness"]
+    per_day = daily_equivalent_fpr(fpr)
+
+    def matched(m: MethodReport) -> bool:
+        if not m.calibrated or not m.calibration["reached"]:
+            return False
+        if m.unit != "day":
+            return m.calibrated["fpr"] <= fpr
+        return m.calibrated["fpr"] <= per_day and m.calibrated["fpr_week"] <= fpr
+
     pod_ok = [
         m.method
         for m in reports
-        if m.method != R_METHOD
-        and m.calibrated
-        and m.calibration["reached"]  # i.e. FPR ≤ its target
-        and m.calibrated["pod"] >= r_pod
+        if m.method != R_METHOD and matched(m) and m.calibrated["pod"] >= r_pod
     ]
     daily_better = [
         m.method
         for m in reports
         if m.method not in WEEKLY_ONLY
         and m.unit == "day"
-        and m.calibrated
-        and m.calibration["reached"]
+        and matched(m)
         and m.calibrated["timeliness"] < r_time
     ]
     return {
         "evaluated": True,
         "r_pod": r_pod,
         "r_timeliness": r_time,
+        "daily_fpr_matched": per_day,
         "pod_at_least_r": pod_ok,
         "pod_met": bool(pod_ok),
         "daily_timeliness_better": daily_better,

@@ -338,3 +338,12 @@ class SentinelClusterTests(AlertTestCase):
         self.assertFalse(any(body["alarm"]))
         self.assertEqual(body["history_days"], 5)
         self.assertTrue(body["note"])
+
+
+def test_a_baseline_under_two_years_never_asks_farrington_for_one_year():
+    from fangkong.warning.alerts import method_params
+
+    for method in ("farrington", "glm_cusum"):
+        assert method_params(method, 400)["b"] == 2  # b = 1 leaves the reference window empty
+        assert method_params(method, 5 * 365)["b"] == 5
+        assert method_params(method, 400, {"b": 3})["b"] == 3  # an explicit choice stands

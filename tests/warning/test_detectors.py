@@ -23,11 +23,12 @@ from fangkong.warning.detectors.scan import scan
 
 
 def test_registry_is_complete():
-    names = {"ears_c1", "ears_c2", "ears_c3", "cusum", "mpm", "farrington"}
+    names = {"ears_c1", "ears_c2", "ears_c3", "cusum", "mpm", "farrington", "glm_cusum"}
     assert set(DETECTORS) == names
     assert set(METHOD_LABELS) == names == set(DEFAULT_PARAMS) == set(MIN_HISTORY)
     assert MIN_HISTORY["ears_c1"] == 8
     assert MIN_HISTORY["farrington"] == 52 * 5 + 3 + 1
+    assert MIN_HISTORY["glm_cusum"] == 7 * (52 * 5 + 3 + 1) + 28  # days, with the warm-up
     from fangkong.warning.detectors.base import DETECTORS as again
 
     assert again is DETECTORS

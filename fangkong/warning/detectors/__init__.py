@@ -8,7 +8,7 @@ which falls back to EARS C1 when the series is shorter than the method needs and
 ``Result.note``. The space-time permutation scan has its own entry point (``scan.scan``):
 it takes a zone × day matrix, not a series.
 
-Series: ears_*, cusum and mpm are for daily counts; farrington for weekly counts
+Series: ears_*, cusum, mpm and glm_cusum are for daily counts; farrington for weekly counts
 (freq = 52). For a daily series run farrington on ``weekly_sums(daily)`` (7-day sums, the
 last week ending on the last day) and map each week's result to its last day.
 
@@ -23,6 +23,11 @@ DEFAULT_PARAMS:
 * farrington: Noufaily settings b 5, w 3, no_periods 10, past_weeks_not_included 26,
   weights_threshold 2.58, p_threshold_trend 1, threshold_method "nbPlugin" (or "muan"),
   limit54 (5, 4), alpha 0.01, freq 52.
+* glm_cusum: k 0.5, h 4.7 (in-control run length ≈ 700 days for normal scores, one false alarm
+  per 100 weeks), reset after an alarm, limit (3, 7) (at least 3 cases in the last 7 days),
+  warmup 28 days, dow_weeks 52 (weekday shares from the past year), and the Farrington fit on the
+  weekly sums with the Noufaily settings above (b 5, w 3, no_periods 10,
+  past_weeks_not_included 26, weights_threshold 2.58, p_threshold_trend 1, trend, reweight).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from .ears import ears_c1, ears_c2, ears_c3
 from .farrington import DEFAULTS as FARRINGTON_DEFAULTS
 from .farrington import farrington
 from .farrington import min_history as _farrington_min_history
+from .glm_cusum import DEFAULTS as GLM_CUSUM_DEFAULTS
+from .glm_cusum import glm_cusum
+from .glm_cusum import min_history as _glm_cusum_min_history
 from .mpm import min_history as _mpm_min_history
 from .mpm import mpm
 
@@ -43,6 +51,7 @@ DETECTORS = {
     "cusum": cusum,
     "mpm": mpm,
     "farrington": farrington,
+    "glm_cusum": glm_cusum,
 }
 
 METHOD_LABELS = {
@@ -52,6 +61,7 @@ METHOD_LABELS = {
     "cusum": "累积和（CUSUM）",
     "mpm": "移动百分位数法（CIDARS）",
     "farrington": "改进 Farrington 法",
+    "glm_cusum": "回归基线日累积和（Farrington 期望值 + CUSUM）",
 }
 
 DEFAULT_PARAMS = {
@@ -62,6 +72,7 @@ DEFAULT_PARAMS = {
     "mpm": {"percentile": 80.0, "years": 3, "min_years": 1, "period": 365, "block": 7,
             "blocks": 1},
     "farrington": dict(FARRINGTON_DEFAULTS),
+    "glm_cusum": dict(GLM_CUSUM_DEFAULTS),
 }
 
 
@@ -80,6 +91,8 @@ def min_history(name: str, **params) -> int:
         return _mpm_min_history(**p)
     if name == "farrington":
         return _farrington_min_history(**p)
+    if name == "glm_cusum":
+        return _glm_cusum_min_history(**p)
     raise KeyError(name)
 
 

@@ -88,6 +88,7 @@ HEADERS = [
     "方法 method",
     "单位 unit",
     "误报率 FPR",
+    "周误报率 FPR/week",
     "检出率 POD",
     "首周检出 POD1w",
     "灵敏度 sens",
@@ -110,6 +111,7 @@ def _params_text(name: str, params: dict) -> str:
         "ears_c3": ["threshold", "h"],
         "cusum": ["h", "k"],
         "mpm": ["percentile"],
+        "glm_cusum": ["h", "k"],
     }.get(name, list(params)[:2])
     parts = []
     for k in keys:
@@ -134,6 +136,7 @@ def metric_rows(methods: list[dict], which: str) -> list[list[str]]:
                 f"{m['label']} ({m['method']})",
                 "周 week" if m["unit"] == "week" else "日 day",
                 _pct(r["fpr"]),
+                _pct(r.get("fpr_week")),
                 _pct(r["pod"]),
                 _pct(r["pod1week"]),
                 _pct(r["sensitivity"]),
@@ -175,7 +178,8 @@ class Command(BaseCommand):
             "--daily-fpr",
             type=float,
             default=None,
-            help="日方法（按日计）的误报率目标（默认同 --fpr；0.0014 ≈ 每周同等误报次数）",
+            help="日方法（按日计）的误报率目标（默认：与周方法每周误报次数相同，1 − (1 − fpr)^(1/7)，"
+            "--fpr 0.01 时约 0.00143）",
         )
         parser.add_argument("--seed", type=int, default=20130401)
         parser.add_argument("--json", dest="json_path", default=None, help="把完整结果写成 JSON")
@@ -227,7 +231,8 @@ class Command(BaseCommand):
             replicates,
             methods,
             fpr=opts["fpr"],
-            daily_fpr=opts["daily_fpr"],
+            daily_fpr=opts["daily_fpr"] if opts["daily_fpr"] is not None else (
+                ev.daily_equivalent_fpr(opts["fpr"]) if daily else None),
             calibrate_fpr=not opts["no_calibrate"],
             compare_r=opts["compare_r"],
             workers=opts["workers"],
