@@ -4,9 +4,12 @@
 the user must hold the permission ``<app>.<action>_<model>`` (a ``rules``
 predicate on the role) and the row must lie in the user's area subtree. A
 model names the code column that places it in the tree with ``scope_field``.
+
+``DistinctFrom`` is a lookup for bulk updates that write only what changes.
 """
 
 from django.db import models
+from django.db.models import Lookup
 
 from .scope import prefix_q
 
@@ -26,3 +29,19 @@ class RestrictedQuerySet(models.QuerySet):
 
 
 RestrictedManager = models.Manager.from_queryset(RestrictedQuerySet)
+
+
+class DistinctFrom(Lookup):
+    """``lhs IS DISTINCT FROM rhs`` (SQLite: ``IS NOT``): unequal, NULL counting as a value.
+
+    Used as an expression in ``filter()``, so that an UPDATE rewrites only the rows whose value changes.
+    """
+
+    lookup_name = "distinct_from"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        operator = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+        return f"{lhs} {operator} {rhs}", (*lhs_params, *rhs_params)

@@ -46,6 +46,7 @@ from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
+from fangkong.core.querysets import DistinctFrom
 from fangkong.core.scope import in_scope
 from fangkong.core.tabular import (
     HEADER_SEARCH_ROWS,
@@ -117,10 +118,7 @@ def record_samples(person_ids, sampled_at) -> int:
 def _update_changed(rows, field: str, value) -> int:
     """UPDATE ROWS SET FIELD = VALUE only where the two differ (NULL counts as a value), so that a nightly
     repair rewrites the few rows that are wrong, not every row and its indexes. Returns the rows changed."""
-    rows = rows.alias(_new=value)
-    old_null, new_null = Q(**{f"{field}__isnull": True}), Q(_new__isnull=True)
-    differs = (old_null & ~new_null) | (~old_null & new_null) | (~old_null & ~new_null & ~Q(**{field: F("_new")}))
-    return rows.filter(differs).update(**{field: value})
+    return rows.filter(DistinctFrom(F(field), value)).update(**{field: value})
 
 
 @transaction.atomic
