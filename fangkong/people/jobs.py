@@ -7,7 +7,6 @@ number and phone need the reveal permission and a reason, both audited.
 
 import uuid
 
-import xlsxwriter
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -17,6 +16,7 @@ from django.urls import reverse
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
 from fangkong.core import crypto
+from fangkong.core.xlsx import write_xlsx
 
 from .choices import DocumentType, Relation, Sex, VulnerableGroup
 from .filtersets import PersonFilterSet
@@ -38,29 +38,32 @@ def _labels(choices) -> dict:
 
 
 def _rows(people, unmasked: bool):
-    """Export rows straight from value tuples: a million rows stay within a minute."""
+    """Export rows straight from value tuples, read in one pass in the export's order.
+
+    One query for the rows and one for the key groups of everyone exported:
+    chunked ``id__in`` lookups cost Django more than the database (17 s of a
+    million rows, against 6 s for one pass).
+    """
     sex, docs = _labels(Sex.choices), _labels(DocumentType.choices)
     relation, vulnerable = _labels(Relation.choices), _labels(VulnerableGroup.choices)
     vulnerable[""] = ""
     yes = {True: "是", False: "否"}
     through = Person.key_groups.through
-    ids = list(people.values_list("id", flat=True))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        groups = {}
-        for person_id, name in through.objects.filter(person_id__in=chunk).values_list("person_id", "keygroup__name"):
-            groups.setdefault(person_id, []).append(name)
-        for r in Person.objects.filter(id__in=chunk).order_by("area_id", "name", "id").values_list(*FIELDS):
-            (pk, name, s, doc_sealed, doc_masked, phone_sealed, phone_masked, birth, doc_type, building, unit, door,
-             rel, floating, rental, vuln, alone, address, area, village, grid) = r
-            yield [
-                name, sex[s] if s != "U" else "",
-                crypto.decrypt(doc_sealed) if unmasked else doc_masked,
-                crypto.decrypt(phone_sealed) if unmasked else phone_masked,
-                birth.isoformat() if birth else "", docs.get(doc_type, ""), building or "", unit or "", door or "",
-                relation.get(rel, ""), "、".join(groups.get(pk, ())), yes[floating], yes[rental],
-                vulnerable.get(vuln, ""), yes[alone], address, area, village or "", grid,
-            ]
+    groups = {}
+    for person_id, name in through.objects.filter(person__in=people.order_by().values("id")).order_by(
+            "keygroup__name").values_list("person_id", "keygroup__name").iterator(chunk_size=CHUNK):
+        groups.setdefault(person_id, []).append(name)
+    for r in people.values_list(*FIELDS).iterator(chunk_size=CHUNK):
+        (pk, name, s, doc_sealed, doc_masked, phone_sealed, phone_masked, birth, doc_type, building, unit, door,
+         rel, floating, rental, vuln, alone, address, area, village, grid) = r
+        yield [
+            name, sex[s] if s != "U" else "",
+            crypto.decrypt(doc_sealed) if unmasked else doc_masked,
+            crypto.decrypt(phone_sealed) if unmasked else phone_masked,
+            birth.isoformat() if birth else "", docs.get(doc_type, ""), building or "", unit or "", door or "",
+            relation.get(rel, ""), "、".join(groups.get(pk, ())), yes[floating], yes[rental],
+            vulnerable.get(vuln, ""), yes[alone], address, area, village or "", grid,
+        ]
 
 
 def export_people_job(job, progress, query: str, unmasked: bool = False, reason: str = "") -> dict:
@@ -75,16 +78,7 @@ def export_people_job(job, progress, query: str, unmasked: bool = False, reason:
     folder = settings.MEDIA_ROOT / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.xlsx"
-    workbook = xlsxwriter.Workbook(str(folder / name), {"constant_memory": True, "strings_to_numbers": False})
-    sheet = workbook.add_worksheet("人员")
-    sheet.write_row(0, 0, HEADERS, workbook.add_format({"bold": True}))
-    row = 0
-    for row, values in enumerate(_rows(people, unmasked), start=1):
-        for col, value in enumerate(values):
-            sheet.write_string(row, col, value)
-        if row % CHUNK == 0:
-            progress(row, total)
-    workbook.close()
+    row = write_xlsx(folder / name, "人员", HEADERS, _rows(people, unmasked), lambda done: progress(done, total))
     record_event(user, AuditAction.EXPORT, object_type="people.person",
                  object_repr=f"人员名单 {row} 人{'（明文）' if unmasked else ''}",
                  changes={"query": query, "rows": row, "unmasked": unmasked}, reason=reason,

@@ -121,7 +121,6 @@ class Person(TimeStampedModel):
             models.Index(fields=["name_initials", "area"], name="person_initials_idx", condition=CURRENT),
             models.Index(fields=["doc_last4", "area"], name="person_doc_last4_idx", condition=CURRENT),
             models.Index(fields=["phone_index"], name="person_phone_idx"),
-            models.Index(fields=["household"], name="person_household_idx"),
             models.Index(fields=["name", "birth_date"], name="person_name_birth_idx"),
             models.Index(fields=["workplace"], name="person_workplace_idx", condition=~models.Q(workplace="")),
         ]

@@ -1,12 +1,34 @@
 """Planning a register import: each row is new, changed, unchanged or rejected with its reasons.
 
-The plan only reads. The dry run shows it; the commit makes it again inside
-its transaction (so it matches the database at that moment) and writes it.
+The plan only reads, in two steps. Cleaning turns each row of the file into a
+record (the fields cleaned; the ID number and phone sealed, blind-indexed and
+masked as the register keeps them) or a rejection with its reasons; it depends
+only on the file, the column mapping, the grids and key groups the user may
+use, and the date (the fingerprint). Classifying matches the records with the
+people and households on record: new, an update (with the diff), unchanged,
+or refused (merged, registered in another area).
+
+The dry run keeps its plan (store.py: sealed, next to the upload); the commit,
+inside its transaction, takes it back when the fingerprint still matches,
+classifies the records again and writes them only if the outcome is the one
+the dry run showed. Otherwise it plans again from the file, so a commit always
+matches the data as it is at commit time.
+
+A million rows: the records are plain tuples (objects would not fit in memory),
+the short columns' values are cleaned once each, and with two cores a forked
+copy of the process cleans nearly half the rows.
 An empty cell never clears what is known: re-importing a file changes nothing.
 """
 
-from collections import defaultdict
+import hashlib
+import json
+import marshal
+import os
+import traceback
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
+from datetime import date
+from operator import itemgetter
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -18,35 +40,47 @@ from fangkong.core.scope import in_scope, prefix_q
 
 from .. import identity
 from ..choices import DocumentType
-from ..models import KeyGroup, Person, RegisterImport, document_index
+from ..models import KeyGroup, Person, RegisterImport, document_index, phone_index
 from . import quirks
 from .fields import FIELDS, normalize_header
-from .reader import Sheet, read_register
+from .reader import Sheet
 
+# Document types as plain str (the enum members are slow to compare and format, a million times over).
+RESIDENT_ID = DocumentType.RESIDENT_ID.value
 DOC_TYPE_WORDS = {
-    "居民身份证": DocumentType.RESIDENT_ID, "身份证": DocumentType.RESIDENT_ID, "": DocumentType.RESIDENT_ID,
-    "护照": DocumentType.PASSPORT, "港澳通行证": DocumentType.HK_MACAO_PERMIT,
-    "港澳居民来往内地通行证": DocumentType.HK_MACAO_PERMIT, "台胞证": DocumentType.TAIWAN_PERMIT,
-    "台湾居民来往大陆通行证": DocumentType.TAIWAN_PERMIT,
+    "居民身份证": RESIDENT_ID, "身份证": RESIDENT_ID, "": RESIDENT_ID, "护照": DocumentType.PASSPORT.value,
+    "港澳通行证": DocumentType.HK_MACAO_PERMIT.value, "港澳居民来往内地通行证": DocumentType.HK_MACAO_PERMIT.value,
+    "台胞证": DocumentType.TAIWAN_PERMIT.value, "台湾居民来往大陆通行证": DocumentType.TAIWAN_PERMIT.value,
 }
 DOC_TYPE_CODES = frozenset(DocumentType.values)
 FLOATING_CATEGORIES = {"流动人口", "流动", "暂住", "暂住人口", "外来人口", "外来"}
 RESIDENT_CATEGORIES = {"常住", "常住人口", "户籍", "户籍人口", "本地", "本地人口", "户籍人员"}
-# Fields compared with the person on record, in the order a diff is shown.
-COMPARED = ["name", "phone", "address", "grid", "household", "relation", "is_floating", "is_rental_tenant",
-            "vulnerable_group", "lives_alone_elderly", "key_groups"]
 LOOKUP_CHUNK = 500
+# Columns whose few distinct values (性别, 与户主关系, 网格 …) are cleaned once each; a file cannot make
+# these memories grow past this many values per column.
+MEMO_LIMIT = 20_000
+# From this many rows the cleaning runs in two processes (see clean_rows).
+PARALLEL_ROWS = 20_000
+# The forked copy's share of the rows: it also marshals its results for the parent (see clean_rows).
+CHILD_SHARE = 0.46
+PLAN_FORMAT = 2
 
+# An accepted row, cleaned and sealed, as a plain tuple in this order (a million objects would not fit in
+# memory, and tuples keep in the plan file). None in sex, birth_date, a flag or vulnerable_group means
+# "not given": an update keeps what is on record. birth_date is ISO text.
+# "household" is (grid, building, unit, door), or None when the row does not say where the person lives.
+RECORD = ("name", "name_pinyin", "name_initials", "sex", "birth_date", "doc_type", "doc_sealed", "doc_index",
+          "doc_masked", "doc_last4", "phone_sealed", "phone_index", "phone_masked", "grid", "building", "unit",
+          "door", "household", "address", "workplace", "relation", "vulnerable_group", "is_floating",
+          "is_rental_tenant", "lives_alone_elderly", "key_groups", "sheet", "row")
+(NAME, PINYIN, INITIALS, SEX, BIRTH, DOC_TYPE, DOC_SEALED, DOC_INDEX, DOC_MASKED, DOC_LAST4, PHONE_SEALED,
+ PHONE_INDEX, PHONE_MASKED, GRID, BUILDING, UNIT, DOOR, HOUSEHOLD, ADDRESS, WORKPLACE, RELATION, VULNERABLE, FLOATING,
+ RENTAL, ALONE, KEY_GROUPS, SHEET, ROW) = range(len(RECORD))
 
-@dataclass
-class RowPlan:
-    sheet: str
-    row: int
-    data: dict
-    values: list = field(default_factory=list)
-    action: str = "new"  # new | update | same
-    person_id: int | None = None
-    changes: dict = field(default_factory=dict)
+# The register fields a row is cleaned from, in the order the cleaner takes them.
+SOURCE = ("name", "doc_type", "id_number", "sex", "birth_date", "phone", "grid", "building", "unit", "door",
+          "address", "workplace", "relation", "vulnerable_group", "is_floating", "is_rental", "lives_alone_elderly",
+          "category")
 
 
 @dataclass
@@ -58,21 +92,35 @@ class Rejected:
 
 
 @dataclass
+class Outcome:
+    """What classifying the records against the database gave."""
+
+    person_ids: list  # per record: the id of the person on record, or None (new)
+    changes: dict  # record index -> {field: [old, new]} for the records that change someone
+    refused: dict  # record index -> reason, for records that may not be applied
+    new_households: set  # (grid, building, unit, door)
+    new_buildings: set  # (grid, building)
+
+
+@dataclass
 class Plan:
-    sheets: list[Sheet]
-    accepted: list[RowPlan] = field(default_factory=list)
+    headers: list[str]  # the first sheet's headers, for the error report
+    records: list[tuple]  # the rows that passed cleaning (RECORD layout)
+    outcome: Outcome
+    # Rows refused, with their values (a plan read back from its file has only their number).
     rejected: list[Rejected] = field(default_factory=list)
-    new_buildings: set = field(default_factory=set)
-    new_households: set = field(default_factory=set)
+    rejected_count: int = 0
+    fingerprint: str = ""  # of what cleaning depended on
 
     def counts(self) -> dict:
-        actions = defaultdict(int)
-        for row in self.accepted:
-            actions[row.action] += 1
+        outcome = self.outcome
+        accepted = len(self.records) - len(outcome.refused)
+        new = outcome.person_ids.count(None)  # a refused record always has a person on record
+        updated = len(outcome.changes)
         return {
-            "rows": len(self.accepted) + len(self.rejected), "new": actions["new"], "updated": actions["update"],
-            "unchanged": actions["same"], "rejected": len(self.rejected),
-            "buildings_new": len(self.new_buildings), "households_new": len(self.new_households),
+            "rows": accepted + self.rejected_count, "new": new, "updated": updated,
+            "unchanged": accepted - new - updated, "rejected": self.rejected_count,
+            "buildings_new": len(outcome.new_buildings), "households_new": len(outcome.new_households),
         }
 
 
@@ -106,6 +154,10 @@ class Grids:
             raise ValidationError(_("网格“%(name)s”不在本次导入的区划内") % {"name": text})
         raise ValidationError(_("网格名称“%(name)s”不唯一，请填写网格编码") % {"name": text})
 
+    def fingerprint(self) -> list:
+        return sorted((code, g.name, g.parent.name if g.parent else "") for code, g in self.by_code.items()) + [
+            self.default.code if self.default else ""]
+
 
 def column_fields(sheet: Sheet, mapping: dict) -> dict[int, str]:
     """Column index -> field for a sheet, from the batch's header-text mapping."""
@@ -117,69 +169,21 @@ def column_fields(sheet: Sheet, mapping: dict) -> dict[int, str]:
     return result
 
 
-def _clean_row(values: dict, grids: Grids, key_groups: dict) -> tuple[dict, list[str]]:
-    """The cleaned fields of one row, and the reasons it cannot be taken (if any)."""
-    reasons = []
+def _attempt(reasons: list, func, *args):
+    """FUNC(*ARGS), or None with the reason added when the value cannot be used."""
+    try:
+        return func(*args)
+    except (quirks.QuirkError, ValidationError) as exc:
+        reasons.append(getattr(exc, "messages", [str(exc)])[0])
+        return None
 
-    def attempt(func, raw, *args):
-        try:
-            return func(raw, *args)
-        except (quirks.QuirkError, ValidationError) as exc:
-            reasons.append(getattr(exc, "messages", [str(exc)])[0])
-            return None
 
-    data = {"name": quirks.clean_text(values.get("name"))}
-    if not data["name"]:
-        reasons.append(_("缺少姓名"))
-    elif len(data["name"]) > 50:
-        reasons.append(_("姓名超过50个字"))
-    doc_word = quirks.clean_text(values.get("doc_type"))
-    doc_type = DOC_TYPE_WORDS.get(doc_word, doc_word if doc_word in DOC_TYPE_CODES else None)
-    if doc_type is None:
-        reasons.append(_("证件类型“%(word)s”无法识别") % {"word": doc_word})
-        doc_type = DocumentType.RESIDENT_ID
-    data["doc_type"] = doc_type
-    number = attempt(quirks.clean_id_number, values.get("id_number"))
-    if number == "":
-        reasons.append(_("缺少公民身份号码"))
-    elif number:
-        number = attempt(identity.validate_document, doc_type, number)
-    data["number"] = number or ""
-    sex = attempt(quirks.clean_sex, values.get("sex"))
-    birth = attempt(quirks.clean_date, values.get("birth_date"))
-    if data["number"] and doc_type == DocumentType.RESIDENT_ID:
-        id_birth, id_sex = identity.resident_id_facts(data["number"])
-        if sex and sex != id_sex:
-            reasons.append(_("性别与身份证号第17位不符"))
-        if birth and birth != id_birth:
-            reasons.append(_("出生日期与身份证号不符"))
-        sex, birth = id_sex, id_birth
-    data["sex"], data["birth_date"] = sex, birth
-    phone = attempt(quirks.clean_phone, values.get("phone"))
-    if phone:
-        phone = attempt(identity.validate_phone, phone)
-    data["phone"] = phone or ""
-    grid = attempt(grids.resolve, quirks.clean_text(values.get("grid")))
-    data["grid"] = grid.code if grid else None
-    data["building"] = quirks.clean_text(values.get("building"))[:100]
-    data["unit"] = quirks.clean_text(values.get("unit")).removesuffix("单元")[:20]
-    data["door"] = quirks.clean_text(values.get("door"))[:50]
-    data["address"] = quirks.clean_text(values.get("address"))[:200]
-    data["workplace"] = quirks.clean_text(values.get("workplace"))[:100]
-    data["relation"] = attempt(quirks.clean_choice, values.get("relation"), quirks.RELATION_WORDS) or ""
-    data["vulnerable_group"] = attempt(quirks.clean_choice, values.get("vulnerable_group"), quirks.VULNERABLE_WORDS)
-    data["is_floating"] = attempt(quirks.clean_bool, values.get("is_floating"))
-    data["is_rental_tenant"] = attempt(quirks.clean_bool, values.get("is_rental"))
-    data["lives_alone_elderly"] = attempt(quirks.clean_bool, values.get("lives_alone_elderly"))
-    data["key_groups"] = []
-    for word in _split(quirks.clean_text(values.get("category"))):
-        if word in FLOATING_CATEGORIES:
-            data["is_floating"] = True
-        elif word in key_groups:
-            data["key_groups"].append(key_groups[word])
-        elif word not in RESIDENT_CATEGORIES:
-            reasons.append(_("人员类别“%(word)s”无法识别（可填重点人群名称、流动人口、常住人口）") % {"word": word})
-    return data, reasons
+def _doc_type(raw) -> str:
+    word = quirks.clean_text(raw)
+    code = DOC_TYPE_WORDS.get(word, word if word in DOC_TYPE_CODES else None)
+    if code is None:
+        raise quirks.QuirkError(_("证件类型“%(word)s”无法识别") % {"word": word})
+    return code
 
 
 def _split(text: str) -> list[str]:
@@ -188,104 +192,314 @@ def _split(text: str) -> list[str]:
     return [w for w in text.split("|") if w]
 
 
-def _household_key(data: dict):
-    if not (data["grid"] and (data["building"] or data["door"])):
-        return None
-    return (data["grid"], data["building"], data["unit"], data["door"])
+class Cleaner:
+    """Turns rows into records or reasons; the short columns' values are cleaned once each."""
+
+    def __init__(self, grids: Grids, key_groups: dict):
+        self.grids = grids
+        self.key_groups = key_groups
+        self.memos = {column: {} for column in (
+            "doc_type", "sex", "birth_date", "grid", "relation", "vulnerable_group", "is_floating", "is_rental",
+            "lives_alone_elderly", "category")}
+
+    def _memo(self, reasons: list, memo: dict, func, raw, *args):
+        """FUNC(RAW, *ARGS) through a column's MEMO (1 == 1.0 == True: keys carry the type)."""
+        key = raw if raw.__class__ is str else (raw.__class__, raw)
+        found = memo.get(key)
+        if found is None:
+            problems = []
+            found = (_attempt(problems, func, raw, *args), problems[0] if problems else None)
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = found
+        if found[1] is not None:
+            reasons.append(found[1])
+        return found[0]
+
+    def _grid(self, raw) -> str:
+        return self.grids.resolve(quirks.clean_text(raw)).code
+
+    def _category(self, raw) -> tuple[bool, tuple, tuple]:
+        """(floating, key group codes, reasons) for the 人员类别 cell."""
+        key = raw if raw.__class__ is str else (raw.__class__, raw)
+        memo = self.memos["category"]
+        found = memo.get(key)
+        if found is None:
+            floating, groups, reasons = False, [], []
+            for word in _split(quirks.clean_text(raw)):
+                if word in FLOATING_CATEGORIES:
+                    floating = True
+                elif word in self.key_groups:
+                    groups.append(self.key_groups[word])
+                elif word not in RESIDENT_CATEGORIES:
+                    reasons.append(_("人员类别“%(word)s”无法识别（可填重点人群名称、流动人口、常住人口）") % {"word": word})
+            found = (floating, tuple(groups), tuple(reasons))
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = found
+        return found
+
+    def clean(self, sheet: str, row: int, raw: tuple) -> tuple[tuple | list[str], str]:
+        """The record of one row (RAW in SOURCE order, None for a column not in the file) or the reasons it
+        cannot be taken, and its document number (the duplicate check across the file comes after)."""
+        (name, doc_word, number, sex, birth, phone, grid, building, unit, door, address, workplace, relation,
+         vulnerable, floating, rental, alone, category) = raw
+        memo, memos = self._memo, self.memos
+        reasons = []
+        name = quirks.clean_text(name)
+        if not name:
+            reasons.append(_("缺少姓名"))
+        elif len(name) > 50:
+            reasons.append(_("姓名超过50个字"))
+        doc_type = RESIDENT_ID
+        if doc_word is not None:
+            doc_type = memo(reasons, memos["doc_type"], _doc_type, doc_word) or RESIDENT_ID
+        number = _attempt(reasons, quirks.clean_id_number, number)
+        if number == "":
+            reasons.append(_("缺少公民身份号码"))
+        elif number:
+            number = _attempt(reasons, identity.validate_document, doc_type, number)
+        number = number or ""
+        sex = memo(reasons, memos["sex"], quirks.clean_sex, sex) if sex is not None else None
+        birth = memo(reasons, memos["birth_date"], quirks.clean_date, birth) if birth is not None else None
+        if number and doc_type == RESIDENT_ID:
+            id_birth, id_sex = identity.resident_id_facts(number)
+            if sex and sex != id_sex:
+                reasons.append(_("性别与身份证号第17位不符"))
+            if birth and birth != id_birth:
+                reasons.append(_("出生日期与身份证号不符"))
+            sex, birth = id_sex, id_birth
+        phone = _attempt(reasons, quirks.clean_phone, phone)
+        if phone:
+            phone = _attempt(reasons, identity.validate_phone, phone)
+        phone = phone or ""
+        grid = memo(reasons, memos["grid"], self._grid, grid)
+        if relation is not None:
+            relation = memo(reasons, memos["relation"], quirks.clean_choice, relation, quirks.RELATION_WORDS)
+        relation = relation or ""
+        if vulnerable is not None:
+            vulnerable = memo(reasons, memos["vulnerable_group"], quirks.clean_choice, vulnerable,
+                              quirks.VULNERABLE_WORDS)
+        if floating is not None:
+            floating = memo(reasons, memos["is_floating"], quirks.clean_bool, floating)
+        if rental is not None:
+            rental = memo(reasons, memos["is_rental"], quirks.clean_bool, rental)
+        if alone is not None:
+            alone = memo(reasons, memos["lives_alone_elderly"], quirks.clean_bool, alone)
+        groups = ()
+        if category is not None:
+            is_floating, groups, problems = self._category(category)
+            floating = True if is_floating else floating
+            reasons.extend(problems)
+        if reasons:
+            return reasons, number
+        pinyin, initials = identity.name_pinyin(name)
+        building = quirks.clean_text(building)[:100]
+        unit = quirks.clean_text(unit).removesuffix("单元")[:20]
+        door = quirks.clean_text(door)[:50]
+        record = (  # plain str, not the choices' enum members: the plan file takes built-in types only
+            name, pinyin, initials, sex and str(sex), birth.isoformat() if birth else None, doc_type,
+            crypto.encrypt(number), document_index(doc_type, number), identity.mask_document(number), number[-4:],
+            crypto.encrypt(phone), phone_index(phone), identity.mask_phone(phone), grid, building, unit, door,
+            (grid, building, unit, door) if grid and (building or door) else None,
+            quirks.clean_text(address)[:200], quirks.clean_text(workplace)[:100],
+            relation, vulnerable, floating, rental, alone, groups, sheet, row,
+        )
+        return record, number
 
 
-def _existing_people(rows: list[RowPlan]) -> dict[str, Person]:
-    indexes = [document_index(r.data["doc_type"], r.data["number"]) for r in rows if r.data["number"]]
+def _clean(cleaner: Cleaner, rows: list, raws: list, start: int, stop: int, progress=None) -> list:
+    done = []
+    for index in range(start, stop):
+        sheet, row, _values = rows[index]
+        done.append(cleaner.clean(sheet, row, raws[index]))
+        if progress and index % 20000 == 0:
+            progress(index, len(rows) * 2)
+    return done
+
+
+def clean_rows(load, mapping: dict, cleaner: Cleaner, expected: int, progress=None) -> tuple[list, list]:
+    """The rows of the sheets LOAD() gives (see source_rows), and Cleaner.clean of each.
+
+    With two cores or more and EXPECTED rows worth it, a forked copy of this
+    process cleans the first CHILD_SHARE of the rows (less than half: it also
+    has to hand its results over). It is forked before the sheets are loaded
+    and loads its own copy: sharing a heap of millions of objects with it would
+    make both processes copy it page by page as they touch it. The copy does
+    not touch the database, writes its results into an in-memory file (never
+    to disk: they hold plain ID numbers) and leaves without any clean-up of
+    its own (os._exit), so the parent's database connection is never closed
+    under it.
+    """
+    if (expected < PARALLEL_ROWS or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
+            or not hasattr(os, "memfd_create")):
+        rows, raws = source_rows(load(), mapping)
+        return rows, _clean(cleaner, rows, raws, 0, len(rows), progress)
+    results = os.memfd_create("fangkong-register-clean")
+    child = os.fork()
+    if child == 0:
+        status = 0
+        try:
+            rows, raws = source_rows(load(), mapping)
+            data = marshal.dumps(_clean(cleaner, rows, raws, 0, _split_at(len(rows))))
+        except BaseException:
+            data, status = traceback.format_exc().encode(), 1
+        with os.fdopen(results, "wb") as out:
+            out.write(data)
+        os._exit(status)
+    try:
+        rows, raws = source_rows(load(), mapping)
+        second = _clean(cleaner, rows, raws, _split_at(len(rows)), len(rows), progress)
+    finally:
+        _pid, status = os.waitpid(child, 0)
+        os.lseek(results, 0, os.SEEK_SET)  # the child's writes moved the offset both share
+        with os.fdopen(results, "rb") as handed:
+            data = handed.read()
+    if status != 0:
+        raise RuntimeError(f"cleaning the first rows failed: {data.decode(errors='replace')[-2000:]}")
+    return rows, marshal.loads(data) + second
+
+
+def _split_at(count: int) -> int:
+    return int(count * CHILD_SHARE)
+
+
+def _key_groups() -> dict:
+    """Name or code -> code of the active key groups (what 人员类别 may say)."""
     found = {}
-    fields = ["id", "name", "doc_index", "phone_index", "phone_masked", "address", "area_id", "household_id",
-              "relation", "is_floating", "is_rental_tenant", "vulnerable_group", "lives_alone_elderly",
-              "merged_into_id"]
-    for start in range(0, len(indexes), LOOKUP_CHUNK):
-        chunk = indexes[start:start + LOOKUP_CHUNK]
-        for person in Person.objects.filter(doc_index__in=chunk).exclude(doc_index="").only(*fields):
-            found[person.doc_index] = person
+    for code, name in KeyGroup.objects.filter(is_active=True).values_list("code", "name"):
+        found[name] = found[code] = code
+    return found
+
+
+def _fingerprint(batch: RegisterImport, user, grids: Grids, key_groups: dict) -> str:
+    facts = [PLAN_FORMAT, batch.sha256, batch.mapping, user.pk, user.scope_prefix, grids.fingerprint(),
+             sorted(key_groups.items()), date.today().isoformat()]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def fingerprint(batch: RegisterImport, user) -> str:
+    """What cleaning depends on: a kept plan is valid only while this stays the same."""
+    return _fingerprint(batch, user, Grids(user, batch.area), _key_groups())
+
+
+def source_rows(sheets: list[Sheet], mapping: dict) -> tuple[list, list]:
+    """(sheet, row number, values) of every row, and its cells in SOURCE order (None: not in the file)."""
+    rows, raws = [], []
+    for sheet in sheets:
+        columns = {code: index for index, code in column_fields(sheet, mapping).items()}
+        if "name" not in columns:
+            raise ValidationError(_("工作表“%(sheet)s”没有对应到“姓名”列") % {"sheet": sheet.name or "CSV"})
+        # Rows are padded to the headers' width: one more cell, None, stands for the columns not in the file.
+        pick = itemgetter(*(columns.get(name, len(sheet.headers)) for name in SOURCE))
+        missing = [None]
+        for row_number, values in sheet.rows:
+            rows.append((sheet.name, row_number, values))
+            raws.append(pick(values + missing))
+    return rows, raws
+
+
+def make_plan(batch: RegisterImport, user, load, progress=None) -> Plan:
+    """Decide, row by row of the batch's sheets (LOAD() gives them), what an import would do."""
+    grids, key_groups = Grids(user, batch.area), _key_groups()
+    expected = sum(sheet["rows"] for sheet in batch.sheets)
+    rows, cleaned = clean_rows(load, batch.mapping, Cleaner(grids, key_groups), expected, progress)
+    total = len(rows)
+    records, sources, rejected = [], [], []
+    seen_numbers = {}
+    for (sheet_name, row_number, values), (result, number) in zip(rows, cleaned, strict=True):
+        if number:
+            first = seen_numbers.setdefault(number, (sheet_name, row_number))
+            if first != (sheet_name, row_number):
+                where = f"{first[0]}第{first[1]}行" if first[0] else f"第{first[1]}行"
+                result = (result if isinstance(result, list) else []) + [
+                    _("身份证号与%(where)s重复") % {"where": where}]
+        if isinstance(result, list):
+            rejected.append(Rejected(sheet_name, row_number, values, result))
+        else:
+            records.append(result)
+            sources.append(values)
+    del cleaned, seen_numbers
+    outcome = classify(records, user)
+    for index, reason in outcome.refused.items():
+        rejected.append(Rejected(records[index][SHEET], records[index][ROW], sources[index], [reason]))
+    plan = Plan(headers=batch.sheets[0]["headers"], records=records, outcome=outcome, rejected=rejected,
+                rejected_count=len(rejected), fingerprint=_fingerprint(batch, user, grids, key_groups))
+    if progress:
+        progress(total * 2, total * 2, accepted=len(records) - len(outcome.refused), **plan.counts())
+    return plan
+
+
+# The fields of a person on record that a row is compared with.
+Known = namedtuple("Known", ["pk", "name", "doc_index", "phone_index", "phone_masked", "address", "area_id",
+                             "household_id", "relation", "is_floating", "is_rental_tenant", "vulnerable_group",
+                             "lives_alone_elderly", "merged_into_id"])
+
+
+def _existing_people(indexes: set[str]) -> dict[str, Known]:
+    """The people on record holding these document indexes.
+
+    When the file is large next to the register, one pass over the register's
+    index beats probing it a few hundred numbers at a time.
+    """
+    people = Person.objects.exclude(doc_index="").order_by()
+    if len(indexes) * 4 > people.count():
+        ids = [pk for pk, index in people.values_list("pk", "doc_index").iterator(chunk_size=20000)
+               if index in indexes]
+        lookups = [{"pk__in": ids[s:s + LOOKUP_CHUNK]} for s in range(0, len(ids), LOOKUP_CHUNK)]
+    else:
+        ordered = sorted(indexes)
+        lookups = [{"doc_index__in": ordered[s:s + LOOKUP_CHUNK]} for s in range(0, len(ordered), LOOKUP_CHUNK)]
+    found = {}
+    for lookup in lookups:
+        for row in people.filter(**lookup).values_list(*Known._fields):
+            known = Known._make(row)
+            found[known.doc_index] = known
     return found
 
 
 def _existing_places(grid_codes) -> tuple[dict, dict]:
-    buildings = {(b.area_id, b.name): b.pk for b in Building.objects.filter(area_id__in=grid_codes)}
-    households = {}
-    rows = Household.objects.filter(area_id__in=grid_codes).values_list("pk", "area_id", "building_id", "unit", "door")
+    buildings = {(area, name): pk for pk, area, name in Building.objects.filter(
+        area_id__in=grid_codes).order_by().values_list("pk", "area_id", "name")}
     by_building = {pk: name for (_area, name), pk in buildings.items()}
-    for pk, area_id, building_id, unit, door in rows:
+    households = {}
+    for pk, area_id, building_id, unit, door in Household.objects.filter(area_id__in=grid_codes).order_by().values_list(
+            "pk", "area_id", "building_id", "unit", "door").iterator(chunk_size=20000):
         households[(area_id, by_building.get(building_id, ""), unit, door)] = pk
     return buildings, households
 
 
-def _diff(person: Person, data: dict, household_id, key_groups_now: dict) -> dict:
+def _diff(person: Known, record: tuple, household_id, key_groups_now: dict) -> dict:
     changes = {}
 
     def compare(name, old, new):
         if new not in (None, "", []) and old != new:
             changes[name] = [old, new]
 
-    compare("name", person.name, data["name"])
-    if data["phone"] and crypto.blind_index("phone", data["phone"]) != person.phone_index:
-        changes["phone"] = [person.phone_masked, identity.mask_phone(data["phone"])]
-    compare("address", person.address, data["address"])
-    compare("grid", person.area_id, data["grid"])
+    compare("name", person.name, record[NAME])
+    if record[PHONE_INDEX] and record[PHONE_INDEX] != person.phone_index:
+        changes["phone"] = [person.phone_masked, record[PHONE_MASKED]]
+    compare("address", person.address, record[ADDRESS])
+    compare("grid", person.area_id, record[GRID])
     if household_id is not None:
         compare("household", person.household_id, household_id)
-    elif _household_key(data):
+    elif record[HOUSEHOLD]:
         changes["household"] = [person.household_id, "new"]
-    compare("relation", person.relation, data["relation"])
-    for flag in ("is_floating", "is_rental_tenant", "lives_alone_elderly"):
-        if data[flag] is not None and data[flag] != getattr(person, flag):
-            changes[flag] = [getattr(person, flag), data[flag]]
-    if data["vulnerable_group"] is not None and data["vulnerable_group"] != person.vulnerable_group:
-        changes["vulnerable_group"] = [person.vulnerable_group, data["vulnerable_group"]]
-    added = sorted(set(data["key_groups"]) - set(key_groups_now.get(person.pk, ())))
+    compare("relation", person.relation, record[RELATION])
+    for flag, position in (("is_floating", FLOATING), ("is_rental_tenant", RENTAL), ("lives_alone_elderly", ALONE)):
+        if record[position] is not None and record[position] != getattr(person, flag):
+            changes[flag] = [getattr(person, flag), record[position]]
+    if record[VULNERABLE] is not None and record[VULNERABLE] != person.vulnerable_group:
+        changes["vulnerable_group"] = [person.vulnerable_group, record[VULNERABLE]]
+    now = key_groups_now.get(person.pk, ())
+    added = sorted(set(record[KEY_GROUPS]) - set(now))
     if added:
-        changes["key_groups"] = [sorted(key_groups_now.get(person.pk, ())), added]
+        changes["key_groups"] = [sorted(now), added]
     return changes
 
 
-def make_plan(batch: RegisterImport, user, path, progress=None) -> Plan:
-    """Read the batch's file and decide, row by row, what an import would do."""
-    sheets = read_register(path, batch.filename)
-    plan = Plan(sheets=sheets)
-    grids = Grids(user, batch.area)
-    key_groups = {}
-    for kg in KeyGroup.objects.filter(is_active=True):
-        key_groups[kg.name] = key_groups[kg.code] = kg.code
-    total = sum(len(s.rows) for s in sheets)
-    seen_numbers: dict[str, str] = {}
-    done = 0
-    for sheet in sheets:
-        columns = column_fields(sheet, batch.mapping)
-        if "name" not in columns.values():
-            raise ValidationError(_("工作表“%(sheet)s”没有对应到“姓名”列") % {"sheet": sheet.name or "CSV"})
-        for row_number, values in sheet.rows:
-            named = {code: values[index] for index, code in columns.items() if index < len(values)}
-            data, reasons = _clean_row(named, grids, key_groups)
-            where = f"{sheet.name}第{row_number}行" if sheet.name else f"第{row_number}行"
-            if data["number"]:
-                first = seen_numbers.setdefault(data["number"], where)
-                if first != where:
-                    reasons.append(_("身份证号与%(where)s重复") % {"where": first})
-            if reasons:
-                plan.rejected.append(Rejected(sheet.name, row_number, list(values), reasons))
-            else:
-                plan.accepted.append(RowPlan(sheet.name, row_number, data, list(values)))
-            done += 1
-            if progress and done % 5000 == 0:
-                progress(done, total * 2)
-    _classify(plan, user)
-    if progress:
-        progress(total * 2, total * 2, accepted=len(plan.accepted), **plan.counts())
-    return plan
-
-
-def _classify(plan: Plan, user) -> None:
-    """Match accepted rows with the people on record; move rows that may not be applied to rejected."""
-    existing = _existing_people(plan.accepted)
-    grid_codes = {r.data["grid"] for r in plan.accepted}
-    buildings, households = _existing_places(grid_codes)
+def classify(records: list[tuple], user) -> Outcome:
+    """Match the records with the people and households on record."""
+    existing = _existing_people({r[DOC_INDEX] for r in records if r[DOC_INDEX]})
+    buildings, households = _existing_places({r[GRID] for r in records})
     person_ids = [p.pk for p in existing.values()]
     key_groups_now = defaultdict(list)
     through = Person.key_groups.through
@@ -293,29 +507,49 @@ def _classify(plan: Plan, user) -> None:
         for person_id, code in through.objects.filter(person_id__in=person_ids[start:start + LOOKUP_CHUNK]).values_list(
                 "person_id", "keygroup__code"):
             key_groups_now[person_id].append(code)
+    outcome = Outcome(person_ids=[], changes={}, refused={}, new_households=set(), new_buildings=set())
     prefix = user.scope_prefix
-    kept = []
-    for row in plan.accepted:
-        data = row.data
-        person = existing.get(document_index(data["doc_type"], data["number"])) if data["number"] else None
+    for index, record in enumerate(records):
+        person = existing.get(record[DOC_INDEX]) if existing and record[DOC_INDEX] else None
+        outcome.person_ids.append(person.pk if person is not None else None)
         if person is not None and person.merged_into_id:
-            plan.rejected.append(Rejected(row.sheet, row.row, row.values, [_("该身份证号对应的记录已被合并，请核实")]))
+            outcome.refused[index] = _("该身份证号对应的记录已被合并，请核实")
             continue
         if person is not None and not in_scope(person.area_id, prefix):
-            plan.rejected.append(Rejected(row.sheet, row.row, row.values, [
-                _("该身份证号已在其他辖区登记（%(area)s），请联系上级核实后迁入") % {"area": person.area_id}]))
+            outcome.refused[index] = _("该身份证号已在其他辖区登记（%(area)s），请联系上级核实后迁入") % {
+                "area": person.area_id}
             continue
-        key = _household_key(data)
+        key = record[HOUSEHOLD]
         household_id = households.get(key) if key else None
         if key and household_id is None:
-            plan.new_households.add(key)
-            if data["building"] and (data["grid"], data["building"]) not in buildings:
-                plan.new_buildings.add((data["grid"], data["building"]))
-        if person is None:
-            row.action = "new"
-        else:
-            row.person_id = person.pk
-            row.changes = _diff(person, data, household_id, key_groups_now)
-            row.action = "update" if row.changes else "same"
-        kept.append(row)
-    plan.accepted = kept
+            outcome.new_households.add(key)
+            if record[BUILDING] and (record[GRID], record[BUILDING]) not in buildings:
+                outcome.new_buildings.add((record[GRID], record[BUILDING]))
+        if person is not None:
+            changes = _diff(person, record, household_id, key_groups_now)
+            if changes:
+                outcome.changes[index] = changes
+    return outcome
+
+
+def plan_bytes(plan: Plan) -> bytes:
+    """The plan as kept for the commit (marshal: the records are built-in types only, and it is fast)."""
+    outcome = plan.outcome
+    return marshal.dumps({
+        "format": PLAN_FORMAT, "fingerprint": plan.fingerprint, "headers": plan.headers, "records": plan.records,
+        "person_ids": outcome.person_ids, "changes": outcome.changes, "refused": outcome.refused,
+        # As lists: marshal takes a second and a half over a set of 300,000 tuples, a few ms over a list.
+        "new_households": list(outcome.new_households), "new_buildings": list(outcome.new_buildings),
+        "rejected_count": plan.rejected_count,
+    })
+
+
+def plan_from_bytes(data: bytes, stamp: str) -> Plan | None:
+    """The kept plan, if it was made under the fingerprint STAMP."""
+    kept = marshal.loads(data)
+    if kept.get("format") != PLAN_FORMAT or kept["fingerprint"] != stamp:
+        return None
+    outcome = Outcome(person_ids=kept["person_ids"], changes=kept["changes"], refused=kept["refused"],
+                      new_households=set(kept["new_households"]), new_buildings=set(kept["new_buildings"]))
+    return Plan(headers=kept["headers"], records=kept["records"], outcome=outcome,
+                rejected_count=kept["rejected_count"], fingerprint=stamp)

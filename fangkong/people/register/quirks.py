@@ -53,6 +53,10 @@ def clean_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
+        if value.isprintable() and " " not in value and value[:1] != "'" and (
+                value.isascii() or unicodedata.is_normalized("NFKC", value)):
+            # Nothing to undo (the common case, kept cheap): the only blank isprintable() lets through is " ".
+            return value
         if value.isascii():  # NFKC changes nothing in ASCII: skip it
             return _BLANKS.sub(" ", value).strip().lstrip("'").strip()
     elif isinstance(value, bool):

@@ -1,12 +1,17 @@
 """Register import workflows: upload, confirm the columns, dry run, commit.
 
-The dry run and the commit are background jobs (``register.jobs``); the
-commit plans again inside one transaction and writes everything or nothing.
+The dry run and the commit are background jobs (``register.jobs``). The dry
+run keeps its plan; the commit, in one transaction, writes that plan if the
+data it was made from is unchanged, plans again otherwise, and writes
+everything or nothing (see plan.py).
 """
 
 import hashlib
 import uuid
 from collections import defaultdict
+from datetime import date
+from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import xlsxwriter
@@ -25,11 +30,39 @@ from fangkong.core.jobs import start_job
 from fangkong.core.scope import in_scope
 
 from .. import identity
-from ..models import ImportMapping, ImportStatus, KeyGroup, Person, RegisterImport, document_index
+from ..models import ImportMapping, ImportStatus, KeyGroup, Person, RegisterImport
 from ..services import recount_population
-from . import bulk
+from . import bulk, store
 from .fields import FIELDS, guess_mapping, normalize_header
-from .plan import Plan, make_plan
+from .plan import (
+    ADDRESS,
+    ALONE,
+    BIRTH,
+    DOC_INDEX,
+    DOC_MASKED,
+    FLOATING,
+    GRID,
+    HOUSEHOLD,
+    INITIALS,
+    KEY_GROUPS,
+    NAME,
+    PHONE_INDEX,
+    PHONE_MASKED,
+    PHONE_SEALED,
+    PINYIN,
+    RELATION,
+    RENTAL,
+    ROW,
+    SEX,
+    SHEET,
+    VULNERABLE,
+    Plan,
+    classify,
+    fingerprint,
+    make_plan,
+    plan_bytes,
+    plan_from_bytes,
+)
 from .reader import check_size, read_register
 
 BATCH = 2000
@@ -64,10 +97,12 @@ def upload_register(user, upload, area: Area) -> RegisterImport:
             digest.update(chunk)
             out.write(chunk)
     try:
-        sheets = read_register(path, upload.name)
+        with store.without_gc():
+            sheets = read_register(path, upload.name)
     except ValueError as exc:
         path.unlink(missing_ok=True)
         raise ValidationError({"file": str(exc)}) from exc
+    store.keep_sheets(_kept(stored, "sheets"), sheets, digest.hexdigest())
     headers = sheets[0].headers
     remembered = ImportMapping.objects.filter(area=area).values_list("mapping", flat=True).first() or {}
     mapping = {}
@@ -161,10 +196,12 @@ def start_commit(user, batch: RegisterImport, *, then_dry_run: bool = False):
 
 def summarize(plan: Plan, limit: int = 50) -> dict:
     """What the batch page shows of a plan: counts, sample changes and rejections."""
-    updates = [{"sheet": r.sheet, "row": r.row, "name": identity.mask_name(r.data["name"]), "changes": r.changes}
-               for r in plan.accepted if r.action == "update"][:limit]
-    new = [{"sheet": r.sheet, "row": r.row, "name": identity.mask_name(r.data["name"]),
-            "number": identity.mask_document(r.data["number"])} for r in plan.accepted if r.action == "new"][:limit]
+    records, outcome = plan.records, plan.outcome
+    updates = [{"sheet": records[i][SHEET], "row": records[i][ROW], "name": identity.mask_name(records[i][NAME]),
+                "changes": changes} for i, changes in islice(outcome.changes.items(), limit)]
+    new = [{"sheet": records[i][SHEET], "row": records[i][ROW], "name": identity.mask_name(records[i][NAME]),
+            "number": records[i][DOC_MASKED]}
+           for i in islice((i for i, pk in enumerate(outcome.person_ids) if pk is None), limit)]
     rejected = [{"sheet": r.sheet, "row": r.row, "reasons": r.reasons} for r in plan.rejected[:limit * 2]]
     return {"counts": plan.counts(), "updates": updates, "new": new, "rejected": rejected}
 
@@ -178,8 +215,7 @@ def write_error_report(batch: RegisterImport, plan: Plan) -> str:
     sheet = workbook.add_worksheet(_("错误行"))
     bold = workbook.add_format({"bold": True})
     text = workbook.add_format({"num_format": "@"})
-    headers = plan.sheets[0].headers if plan.sheets else []
-    for col, title in enumerate([_("工作表"), _("行号"), _("错误原因"), *headers]):
+    for col, title in enumerate([_("工作表"), _("行号"), _("错误原因"), *plan.headers]):
         sheet.write_string(0, col, str(title), bold)
     for line, rejected in enumerate(plan.rejected, start=1):
         sheet.write_string(line, 0, rejected.sheet)
@@ -198,8 +234,30 @@ def _as_text(value) -> str:
     return str(value)
 
 
+def _kept(stored_name: str, kind: str) -> Path:
+    """Where the upload STORED_NAME's parsed sheets ("sheets") or plan ("plan") are kept."""
+    return import_folder() / f"{stored_name.split('.')[0]}.{kind}"
+
+
+def plan_path(batch: RegisterImport) -> Path:
+    return _kept(batch.stored_name, "plan")
+
+
+def _plan_binding(batch: RegisterImport) -> str:
+    return f"plan:{batch.pk}:{batch.sha256}"
+
+
+def _sheets(batch: RegisterImport) -> list:
+    """The batch's sheets as the upload kept them, or read from the file again."""
+    kept = store.kept_sheets(_kept(batch.stored_name, "sheets"), batch.sha256)
+    return kept if kept is not None else read_register(batch_path(batch), batch.filename)
+
+
 def run_dry_run(batch: RegisterImport, user, progress=None) -> dict:
-    plan = make_plan(batch, user, batch_path(batch), progress)
+    """Plan the batch, show it, and keep it for the commit."""
+    with store.without_gc():
+        plan = make_plan(batch, user, partial(_sheets, batch), progress)
+        store.keep(plan_path(batch), plan_bytes(plan), _plan_binding(batch))
     batch.summary = summarize(plan)
     batch.error_report = write_error_report(batch, plan)
     batch.status = ImportStatus.PLANNED
@@ -207,114 +265,145 @@ def run_dry_run(batch: RegisterImport, user, progress=None) -> dict:
     return plan.counts()
 
 
+def _kept_plan(batch: RegisterImport, user) -> Plan | None:
+    """The dry run's plan, if nothing it depended on has changed since; None otherwise.
+
+    Inside the commit's transaction: the records are classified again, and the
+    plan is taken only if the outcome is the one the dry run showed.
+    """
+    data = store.kept(plan_path(batch), _plan_binding(batch))
+    plan = plan_from_bytes(data, fingerprint(batch, user)) if data is not None else None
+    if plan is None or classify(plan.records, user) != plan.outcome:
+        return None
+    return plan
+
+
 def run_commit(batch: RegisterImport, user, progress=None) -> dict:
-    """Plan again and write the accepted rows, all in one transaction."""
-    with transaction.atomic():
-        plan = make_plan(batch, user, batch_path(batch), progress)
+    """Write the dry run's plan (or, if the data changed since, a new one) in one transaction."""
+    with transaction.atomic(), store.without_gc():
+        plan = _kept_plan(batch, user)
+        replanned = plan is None
+        if replanned:
+            plan = make_plan(batch, user, partial(_sheets, batch), progress)
+            batch.summary = summarize(plan)
+            batch.error_report = write_error_report(batch, plan)
         written = _write(plan, user, progress)
         recount_population()
-        batch.summary = summarize(plan)
-        batch.error_report = write_error_report(batch, plan)
         batch.status = ImportStatus.COMMITTED
         batch.committed_at = timezone.now()
         batch.save(update_fields=["summary", "error_report", "status", "committed_at"])
         record_event(user, AuditAction.IMPORT, batch, object_repr=batch.filename,
-                     changes={"stage": "commit", **plan.counts(), **written})
+                     changes={"stage": "commit", **plan.counts(), **written, "replanned": replanned})
+    for kind in ("plan", "sheets"):
+        _kept(batch.stored_name, kind).unlink(missing_ok=True)
     return plan.counts()
 
 
 def _write(plan: Plan, user, progress=None) -> dict:
-    households = _ensure_households(plan, user)
-    rows = plan.accepted
-    total = len(rows)
-    key_group_links = []
-    key_group_ids = dict(KeyGroup.objects.values_list("code", "pk"))
-    new_rows = [r for r in rows if r.action == "new"]
+    household_of = _ensure_households(plan, user)
+    records, outcome = plan.records, plan.outcome
+    new = [i for i, pk in enumerate(outcome.person_ids) if pk is None]
+    total = len(new) + len(outcome.changes)
     now = bulk.now_value()
-    for start in range(0, len(new_rows), BATCH):
-        chunk = new_rows[start:start + BATCH]
-        bulk.insert_people([
-            bulk.person_row(r.data, households.get(_key(r.data)), user.pk, now) for r in chunk])
-        if progress:
-            progress(start + len(chunk), total)
-    with_groups = {document_index(r.data["doc_type"], r.data["number"]): r.data["key_groups"]
-                   for r in new_rows if r.data["key_groups"]}
-    for start in range(0, len(with_groups), 500):
-        indexes = list(with_groups)[start:start + 500]
-        for pk, index in Person.objects.filter(doc_index__in=indexes).exclude(doc_index="").values_list(
-                "pk", "doc_index"):
+    with bulk.loading(Person, len(new)):
+        for start in range(0, len(new), BATCH):
+            chunk = new[start:start + BATCH]
+            bulk.insert_people([bulk.person_row(records[i], household_of[i], user.pk, now) for i in chunk])
+            if progress:
+                progress(start + len(chunk), total)
+    key_group_ids = dict(KeyGroup.objects.values_list("code", "pk"))
+    key_group_links = []
+    with_groups = {records[i][DOC_INDEX]: records[i][KEY_GROUPS] for i in new if records[i][KEY_GROUPS]}
+    indexes = list(with_groups)
+    for start in range(0, len(indexes), 500):
+        for pk, index in Person.objects.filter(doc_index__in=indexes[start:start + 500]).exclude(
+                doc_index="").values_list("pk", "doc_index"):
             key_group_links.extend((pk, key_group_ids[c]) for c in with_groups[index])
-    updated = _update_people([r for r in rows if r.action == "update"], households, user, key_group_links,
-                             key_group_ids)
+    updated = _update_people(plan, household_of, user, key_group_links, key_group_ids)
+    if progress:
+        progress(total, total)
     through = Person.key_groups.through
     through.objects.bulk_create(
         [through(person_id=p, keygroup_id=k) for p, k in set(key_group_links)], batch_size=BATCH,
         ignore_conflicts=True)
-    return {"written_new": len(new_rows), "written_updated": updated}
+    return {"written_new": len(new), "written_updated": updated}
 
 
-def _apply(person: Person, data: dict, households: dict) -> None:
-    person.name = data["name"]
-    person.name_pinyin, person.name_initials = identity.name_pinyin(person.name)
-    if data["sex"]:
-        person.sex = data["sex"]
-    if data["birth_date"]:
-        person.birth_date = data["birth_date"]
-    if data["phone"]:
-        person.set_phone(data["phone"])
-    if data["address"]:
-        person.address = data["address"]
-    if data["relation"]:
-        person.relation = data["relation"]
-    for flag in ("is_floating", "is_rental_tenant", "lives_alone_elderly"):
-        if data[flag] is not None:
-            setattr(person, flag, data[flag])
-    if data["vulnerable_group"] is not None:
-        person.vulnerable_group = data["vulnerable_group"]
-    key = _key(data)
-    if key:
-        person.household_id = households[key]
-    person.area_id = data["grid"]
+def _apply(person: Person, record: tuple, household_id) -> None:
+    person.name = record[NAME]
+    person.name_pinyin, person.name_initials = record[PINYIN], record[INITIALS]
+    if record[SEX]:
+        person.sex = record[SEX]
+    if record[BIRTH]:
+        person.birth_date = date.fromisoformat(record[BIRTH])
+    if record[PHONE_INDEX]:
+        person.phone_sealed, person.phone_index, person.phone_masked = (
+            record[PHONE_SEALED], record[PHONE_INDEX], record[PHONE_MASKED])
+    if record[ADDRESS]:
+        person.address = record[ADDRESS]
+    if record[RELATION]:
+        person.relation = record[RELATION]
+    for flag, position in (("is_floating", FLOATING), ("is_rental_tenant", RENTAL), ("lives_alone_elderly", ALONE)):
+        if record[position] is not None:
+            setattr(person, flag, record[position])
+    if record[VULNERABLE] is not None:
+        person.vulnerable_group = record[VULNERABLE]
+    if household_id is not None:
+        person.household_id = household_id
+    person.area_id = record[GRID]
 
 
-def _key(data):
-    if not (data["grid"] and (data["building"] or data["door"])):
-        return None
-    return (data["grid"], data["building"], data["unit"], data["door"])
-
-
-def _ensure_households(plan: Plan, user) -> dict:
-    """Create the buildings and households the plan needs; key -> household id for every row's household."""
-    keys = {_key(r.data) for r in plan.accepted} - {None}
-    grids = {k[0] for k in keys}
-    buildings = {(b.area_id, b.name): b.pk for b in Building.objects.filter(area_id__in=grids)}
-    missing = sorted({(g, b) for g, b, _u, _d in keys if b and (g, b) not in buildings})
+def _ensure_households(plan: Plan, user) -> list:
+    """Create the buildings and households the plan needs; the household id of every record (None: none given)."""
+    keys = [r[HOUSEHOLD] for r in plan.records]
+    for index in plan.outcome.refused:
+        keys[index] = None
+    wanted, rental, addresses = set(keys), set(), {}
+    wanted.discard(None)
+    for key, record in zip(keys, plan.records, strict=True):
+        if key is not None:
+            addresses.setdefault(key, record[ADDRESS])
+            if record[RENTAL]:
+                rental.add(key)
+    grids = sorted({k[0] for k in wanted})
+    buildings = _buildings(grids)
+    missing = sorted({(g, b) for g, b, _u, _d in wanted if b and (g, b) not in buildings})
     units = defaultdict(set)
-    for grid, building, unit, _door in keys:
+    for grid, building, unit, _door in wanted:
         units[(grid, building)].add(unit)
     Building.objects.bulk_create(
         [Building(area_id=g, name=b, units=max(1, len(units[(g, b)])), created_by=user, updated_by=user)
          for g, b in missing], batch_size=BATCH)
-    buildings = {(b.area_id, b.name): b.pk for b in Building.objects.filter(area_id__in=grids)}
-    by_id = {pk: name for (_g, name), pk in buildings.items()}
-    existing = {}
-    for pk, area_id, building_id, unit, door in Household.objects.filter(area_id__in=grids).values_list(
-            "pk", "area_id", "building_id", "unit", "door"):
-        existing[(area_id, by_id.get(building_id, ""), unit, door)] = pk
-    rental = {_key(r.data) for r in plan.accepted if r.data["is_rental_tenant"]}
-    addresses = {}
-    for row in plan.accepted:
-        addresses.setdefault(_key(row.data), row.data["address"])
-    new = [Household(area_id=k[0], building_id=buildings.get((k[0], k[1])), unit=k[2], door=k[3],
-                     address=addresses.get(k, ""), is_rental=k in rental, created_by=user, updated_by=user)
-           for k in sorted(keys - existing.keys())]
-    Household.objects.bulk_create(new, batch_size=BATCH)
-    for household in new:
-        existing[(household.area_id, by_id.get(household.building_id, ""), household.unit, household.door)] = household.pk
-    return existing
+    buildings = _buildings(grids)
+    existing = _households(grids, buildings)
+    new = sorted(wanted - existing.keys())
+    if new:
+        now = bulk.now_value()
+        rows = [(now, now, user.pk, user.pk, key[0], buildings.get(key[:2]), key[2], key[3], addresses[key],
+                 key in rental) for key in new]
+        with bulk.loading(Household, len(rows)):
+            for start in range(0, len(rows), BATCH * 10):
+                bulk.insert_households(rows[start:start + BATCH * 10])
+        existing = _households(grids, buildings)
+    return [None if key is None else existing[key] for key in keys]
 
 
-def _update_people(rows, households, user, key_group_links, key_group_ids) -> int:
+def _buildings(grids: list[str]) -> dict:
+    return {(area, name): pk for pk, area, name in Building.objects.filter(area_id__in=grids).values_list(
+        "pk", "area_id", "name")}
+
+
+def _households(grids: list[str], buildings: dict) -> dict:
+    by_id = {pk: name for (_grid, name), pk in buildings.items()}
+    return {(area, by_id.get(building, ""), unit, door): pk
+            for pk, area, building, unit, door in Household.objects.filter(area_id__in=grids).order_by().values_list(
+                "pk", "area_id", "building_id", "unit", "door").iterator(chunk_size=20000)}
+
+
+def _update_people(plan: Plan, household_of: list, user, key_group_links, key_group_ids) -> int:
+    records = plan.records
+    rows = [(plan.outcome.person_ids[i], records[i], household_of[i], changes)
+            for i, changes in plan.outcome.changes.items()]
     audit_rows = []
     fields = {"name", "name_pinyin", "name_initials", "sex", "birth_date", "phone_sealed", "phone_index",
               "phone_masked", "address", "relation", "is_floating", "is_rental_tenant", "lives_alone_elderly",
@@ -322,17 +411,17 @@ def _update_people(rows, households, user, key_group_links, key_group_ids) -> in
     now = timezone.now()
     for start in range(0, len(rows), BATCH):
         chunk = rows[start:start + BATCH]
-        people = Person.objects.in_bulk([r.person_id for r in chunk])
-        for row in chunk:
-            person = people[row.person_id]
-            _apply(person, row.data, households)
+        people = Person.objects.in_bulk([pk for pk, _r, _h, _c in chunk])
+        for pk, record, household_id, changes in chunk:
+            person = people[pk]
+            _apply(person, record, household_id)
             person.updated_by = user
             person.updated_at = now
-            key_group_links.extend((person.pk, key_group_ids[c]) for c in row.data["key_groups"])
+            key_group_links.extend((person.pk, key_group_ids[c]) for c in record[KEY_GROUPS])
             audit_rows.append(AuditEvent(
                 user=user, username=user.get_username(), action=AuditAction.UPDATE, object_type="people.person",
                 object_id=str(person.pk), object_repr=person.audit_repr()[:200], area_code=person.area_id,
-                changes={k: [_plain(v[0]), _plain(v[1])] for k, v in row.changes.items()},
+                changes={k: [_plain(v[0]), _plain(v[1])] for k, v in changes.items()},
                 reason=_("人口信息导入"),
             ))
         Person.objects.bulk_update(list(people.values()), sorted(fields), batch_size=500)
