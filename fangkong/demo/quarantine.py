@@ -2,11 +2,11 @@
 
 People under centralized quarantine outside grid1 were picked up and checked in (the transfer
 acknowledged); grid1's, dispatched hours ago, still wait for their pickup (that is where a
-visitor starts). People at home have their 五包一 care team and yesterday's and this morning's
-checks, one of them a missed check. One transfer arrived and waits for its handover.
+visitor starts). People at home have their 五包一 care team and the checks of their last day and a
+half, one of them a missed check. One transfer arrived and waits for its handover.
 """
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -65,14 +65,18 @@ def generate_quarantine(rng, now=None) -> dict:
     home = [o for o in orders if o.current_stage in (Stage.HOME_ISOLATION, Stage.HOME_MONITORING)]
     care.form_teams(home, admin)
     checks = 0
-    today = timezone.localdate(now)
-    for n, order in enumerate(home):
-        for days_ago, hour in ((1, 8), (1, 16), (0, 8)):
-            taken = timezone.make_aware(timezone.datetime.combine(today - timedelta(days=days_ago),
-                                                                  timezone.datetime.min.time())) + timedelta(
-                hours=hour, minutes=rng.randrange(0, 50))
-            if taken > now or taken.date() < order.start_date or (n == 0 and days_ago == 0):
-                continue  # the first person's check this morning is missing
+    missed = False
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    for order in home:
+        # Counted back from now, so that a demo generated at any hour (at 00:10 too) has recent checks; none
+        # before the order's first day (an arrival declared ahead has none yet).
+        taken_times = [now - timedelta(hours=hours, minutes=rng.randrange(0, 20)) for hours in (32, 24, 16, 8)]
+        taken_times = [t for t in [*taken_times, max(now - timedelta(minutes=5), midnight)]
+                       if timezone.localdate(t) >= order.start_date]
+        if len(taken_times) > 1 and not missed:
+            taken_times.pop()  # the first such person's latest check is missing
+            missed = True
+        for taken in taken_times:
             temperature = Decimal(str(round(rng.uniform(36.0, 37.1), 1)))
             care.record_check(admin, order, temperature, [], source=CheckSource.CARE, taken_at=taken)
             checks += 1

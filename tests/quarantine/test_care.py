@@ -201,10 +201,11 @@ class MissedCheckTests(CareWorld):
         self.assertEqual(Task.objects.filter(kind=QuarantineTask.CHECK_MISSED).count(), 2)
 
     def test_checks_on_time_raise_nothing_and_without_a_team_the_village_officer_is_asked(self):
-        order = self.home_order(start=self.today)
-        care.record_check(self.w.grid_a_worker, order, "36.5", [], taken_at=at(self.today, 0, 30))
-        self.assertEqual(care.detect_missed_checks(at(self.today, 10, 30)), 0)
-        self.assertEqual(care.detect_missed_checks(at(self.today, 18, 30)), 1)
+        day = self.today - timedelta(days=1)  # a whole day in the past, whatever the time now
+        order = self.home_order(start=day)
+        care.record_check(self.w.grid_a_worker, order, "36.5", [], taken_at=at(day, 0, 30))
+        self.assertEqual(care.detect_missed_checks(at(day, 10, 30)), 0)
+        self.assertEqual(care.detect_missed_checks(at(day, 18, 30)), 1)
         task = Task.objects.get(kind=QuarantineTask.CHECK_MISSED)
         self.assertEqual((task.area, task.role, task.assignee), (self.w.village_a, Role.VILLAGE_OFFICER, None))
 
