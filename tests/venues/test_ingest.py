@@ -82,6 +82,30 @@ class IngestTests(WorldTestCase):
         self.assertIn("姓名", outcome[10][1])
         self.assertEqual(CheckIn.objects.count(), 2)
 
+    def test_values_the_database_cannot_hold_are_rejected_rows(self):
+        now = timezone.now().isoformat()
+        good = {"key": "ok", "venue": self.venue.pk, "person": self.numbers[0], "scanned_at": now}
+        rows = [good, {**good, "key": "huge", "venue": 10**20}, {**good, "key": "huge-text", "venue": "9" * 25},
+                {**good, "key": "nul\x00"}]
+        result = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual([r[2] for r in result.rows], ["accepted", "rejected", "rejected", "rejected"])
+        self.assertIn("场所", result.rows[1][3])
+        self.assertIn("空字符", result.rows[3][3])
+
+    def test_same_key_at_another_time_is_another_row(self):
+        # The unique index is on (key, time), as the day partitions need; both ways of writing agree on it:
+        # the optimistic one (no key of the batch stored) and the careful one (some stored).
+        rows = self.rows(40)
+        ingest.ingest_checkins(self.w.hq, [rows[25]])
+        moved = {**rows[25], "scanned_at": rows[30]["scanned_at"]}
+        first = ingest.ingest_checkins(self.w.hq, [*rows[:25], moved])
+        self.assertEqual((first.accepted, first.duplicate, first.rejected), (26, 0, 0))
+        second = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual((second.accepted, second.duplicate, second.rejected), (14, 26, 0))
+        self.assertEqual([r[2] for r in second.rows[24:27]], ["duplicate", "duplicate", "accepted"])
+        self.assertEqual(CheckIn.objects.filter(idem_key=rows[25]["key"]).count(), 2)
+        self.assertEqual(CheckIn.objects.count(), 41)
+
     def test_future_and_ancient_timestamps_are_rejected(self):
         now = timezone.now()
         base = {"venue": self.venue.pk, "person": self.numbers[0]}

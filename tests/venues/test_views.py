@@ -1,7 +1,7 @@
 """Venue pages: register, change, scope, the venue manager's view (counts only), import, export."""
 
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import xlsxwriter
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -149,8 +149,10 @@ class VenueCreateEditTest(VenueViewTestCase):
 class VenueDetailTest(VenueViewTestCase):
     def test_detail_shows_counts_only_never_visitor_names(self):
         now = timezone.now()
-        CheckIn.objects.create(person=self.w.person_a, venue=self.venue_a, scanned_at=now - timedelta(minutes=5))
-        CheckIn.objects.create(person=self.w.person_b, venue=self.venue_a, scanned_at=now - timedelta(minutes=3))
+        # Today's, even just after midnight.
+        today = max(now - timedelta(minutes=5), timezone.make_aware(datetime.combine(timezone.localdate(now), time.min)))
+        CheckIn.objects.create(person=self.w.person_a, venue=self.venue_a, scanned_at=today)
+        CheckIn.objects.create(person=self.w.person_b, venue=self.venue_a, scanned_at=today)
         CheckIn.objects.create(person=self.w.person_a, venue=self.venue_a, scanned_at=now - timedelta(days=3))
         for user in (self.manager, self.w.hq):
             self.client.force_login(user)
