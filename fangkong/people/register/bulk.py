@@ -107,15 +107,18 @@ def worth_rebuilding(model, new_rows: int) -> bool:
 
 
 @contextmanager
-def loading(model, new_rows: int):
+def loading(model, new_rows: int, *, with_locked=()):
     """Around a bulk insert of NEW_ROWS into the model's table: drop its indexes if worth it, rebuild them after.
 
+    WITH_LOCKED: models whose tables are then locked too, so that the keys to
+    them are checked once at the end (see _drop_locked_foreign_keys).
     Must run inside the caller's transaction (the rebuild is part of it).
     """
     assert connection.in_atomic_block, "a bulk load rebuilds indexes inside the commit's transaction"
     table = model._meta.db_table
     with _sqlite_pragmas(), _checked_as_sent():
-        dropped = _drop(table) if worth_rebuilding(model, new_rows) else None
+        dropped = (_drop(table, [m._meta.db_table for m in with_locked]) if worth_rebuilding(model, new_rows)
+                   else None)
         yield
         if dropped:
             _rebuild(dropped)
@@ -160,7 +163,7 @@ def _sqlite_pragmas():
             cursor.execute(f"PRAGMA threads = {int(threads)}")
 
 
-def _drop(table: str) -> list[str] | None:
+def _drop(table: str, also_locked: list[str]) -> list[str] | None:
     """Drop the table's secondary indexes (and, on PostgreSQL, see _drop_locked_foreign_keys); the statements
     that recreate them.
 
@@ -171,7 +174,8 @@ def _drop(table: str) -> list[str] | None:
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-                cursor.execute(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE")
+                for name in [table, *also_locked]:
+                    cursor.execute(f"LOCK TABLE {connection.ops.quote_name(name)} IN ACCESS EXCLUSIVE MODE")
                 cursor.execute("SET LOCAL lock_timeout = DEFAULT")
                 # Not the indexes of constraints (the primary key, unique constraints).
                 cursor.execute(
@@ -198,7 +202,8 @@ def _drop_locked_foreign_keys(cursor, quoted: str) -> list[str]:
 
     When the people are loaded just after their new households, both tables
     are locked anyway: the key from people to households is then checked once,
-    over the whole table, when it is added back, instead of row by row.
+    over the whole table, when it is added back, instead of row by row (the
+    same for households and their buildings, locked with them).
     A key to a table others are using (the areas) stays: dropping it would
     lock that table until the commit ends.
     """

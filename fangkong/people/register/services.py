@@ -381,7 +381,8 @@ def _ensure_households(plan: Plan, user) -> list:
         now = bulk.now_value()
         rows = [(now, now, user.pk, user.pk, key[0], buildings.get(key[:2]), key[2], key[3], addresses[key],
                  key in rental) for key in new]
-        with bulk.loading(Household, len(rows)):
+        # The buildings are locked with the households: the key between them is then checked once at the end.
+        with bulk.loading(Household, len(rows), with_locked=[Building]):
             for start in range(0, len(rows), BATCH * 10):
                 bulk.insert_households(rows[start:start + BATCH * 10])
         existing = _households(grids, buildings)
