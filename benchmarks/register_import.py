@@ -11,7 +11,9 @@ Prints JSON with the scale, the machine, the timings and the peak memory
     FANGKONG_VAR_DIR=/tmp/fkimport .venv/bin/fangkong demo --no-serve --people 1000
     FANGKONG_VAR_DIR=/tmp/fkimport .venv/bin/python benchmarks/register_import.py --rows 1000000
 
-Writing a 1M-row xlsx takes minutes: --keep keeps it (its path is in the
+--again imports the same file a second time into the register it filled
+(the idempotent re-upload: every row unchanged). Writing a 1M-row xlsx takes
+minutes: --keep keeps it (its path is in the
 JSON) and --xlsx reuses it on a fresh copy of the same demo database.
 Each phase records the load average before it (the machine is shared: a
 figure taken under load is an upper bound). The peak RSS is this process's;
@@ -82,6 +84,8 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the generated xlsx")
     parser.add_argument("--xlsx", type=Path, help="import this register (written by an earlier --keep run on the "
                         "same demo database) instead of writing one")
+    parser.add_argument("--again", action="store_true",
+                        help="then import the same file again (every row unchanged: the idempotent re-upload)")
     parser.add_argument("--inline-strings", action="store_true",
                         help="write the text into the cells (as before 2026-11-26) instead of a shared-string table")
     args = parser.parse_args(argv)
@@ -128,9 +132,15 @@ def main(argv=None):
 
     job = Job.objects.create(kind="benchmark", title="benchmark export", created_by=user)
     export = timed("export_all", lambda: export_people_job(job, lambda *a, **k: None, query=""))
+    again = None
+    if args.again:  # the same file once more, into the register it filled: every row unchanged, nothing written
+        again_batch = timed("again_upload", lambda: services.upload_register(user, upload, user.area))
+        services.save_mapping(user, again_batch, again_batch.mapping)
+        again = timed("again_dry_run", lambda: services.run_dry_run(again_batch, user))
+        timed("again_commit", lambda: services.run_commit(again_batch, user))
     result = {
         "benchmark": "register_import", "rows": rows, "xlsx": str(path) if args.keep or args.xlsx else None,
-        "xlsx_mb": size_mb, "counts": counts, "people_before": people_before,
+        "xlsx_mb": size_mb, "counts": counts, "counts_again": again, "people_before": people_before,
         "people_after": Person.objects.count(), "exported_rows": export["rows"], "timings": timings,
         "load_average_before": load, "peak_rss_mb": peak_rss_mb(),
         "peak_rss_children_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),

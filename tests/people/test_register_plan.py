@@ -121,6 +121,25 @@ class KeptPlanTests(WorldTestCase):
         self.assertEqual(Person.objects.count(), people)
 
 
+class ExistingPeopleTests(WorldTestCase):
+    def test_probing_and_one_pass_over_the_register_find_the_same(self):
+        group = KeyGroup.objects.create(code="test_cold_chain", name="测试冷链人员")
+        people = [make_person(self.w.hq, self.w.grid_a, f"王{n}", document_number=number)
+                  for n, number in enumerate(resident_ids(12))]
+        people[1].key_groups.add(group)
+        wanted = {people[1].doc_index, people[2].doc_index, "not-on-record"}
+        probed = plan._existing_people(wanted)  # 3 wanted of 12+ on record: probed
+        self.assertEqual(set(probed), {people[1].doc_index, people[2].doc_index})
+        self.assertEqual(probed[people[1].doc_index].pk, people[1].pk)
+        self.assertEqual(dict(plan._key_groups_of([people[1].pk, people[2].pk])), {people[1].pk: [group.code]})
+        everyone = {p.doc_index for p in Person.objects.exclude(doc_index="")} | {"not-on-record"}
+        passed = plan._existing_people(everyone)  # the whole register wanted: one pass
+        self.assertEqual(passed[people[1].doc_index], probed[people[1].doc_index])
+        self.assertEqual(len(passed), Person.objects.exclude(doc_index="").count())
+        self.assertEqual(dict(plan._key_groups_of(list(Person.objects.values_list("pk", flat=True)))),
+                         {people[1].pk: [group.code]})
+
+
 class TwoProcessCleaningTests(WorldTestCase):
     def load(self, numbers):
         """A function giving the sheets of a register of these numbers, and the batch's column mapping."""

@@ -437,22 +437,38 @@ Known = namedtuple("Known", ["pk", "name", "doc_index", "phone_index", "phone_ma
 def _existing_people(indexes: set[str]) -> dict[str, Known]:
     """The people on record holding these document indexes.
 
-    When the file is large next to the register, one pass over the register's
-    index beats probing it a few hundred numbers at a time.
+    When the file is large next to the register (a county's register sent
+    again), one pass over the whole register beats probing it: thousands of
+    IN queries cost Django more than the database.
     """
     people = Person.objects.exclude(doc_index="").order_by()
-    if len(indexes) * 4 > people.count():
-        ids = [pk for pk, index in people.values_list("pk", "doc_index").iterator(chunk_size=20000)
-               if index in indexes]
-        lookups = [{"pk__in": ids[s:s + LOOKUP_CHUNK]} for s in range(0, len(ids), LOOKUP_CHUNK)]
-    else:
-        ordered = sorted(indexes)
-        lookups = [{"doc_index__in": ordered[s:s + LOOKUP_CHUNK]} for s in range(0, len(ordered), LOOKUP_CHUNK)]
     found = {}
-    for lookup in lookups:
-        for row in people.filter(**lookup).values_list(*Known._fields):
-            known = Known._make(row)
-            found[known.doc_index] = known
+    if len(indexes) * 4 > people.count():
+        for row in people.values_list(*Known._fields).iterator(chunk_size=20000):
+            if row[2] in indexes:
+                found[row[2]] = Known._make(row)
+        return found
+    ordered = sorted(indexes)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        for row in people.filter(doc_index__in=ordered[start:start + LOOKUP_CHUNK]).values_list(*Known._fields):
+            found[row[2]] = Known._make(row)
+    return found
+
+
+def _key_groups_of(person_ids: list) -> dict:
+    """Person id -> the codes of their key groups, for these people (the same trade-off as _existing_people)."""
+    through = Person.key_groups.through.objects.order_by()
+    found = defaultdict(list)
+    if len(person_ids) * 4 > Person.objects.count():
+        wanted = set(person_ids)
+        for person_id, code in through.values_list("person_id", "keygroup__code").iterator(chunk_size=20000):
+            if person_id in wanted:
+                found[person_id].append(code)
+        return found
+    for start in range(0, len(person_ids), LOOKUP_CHUNK):
+        for person_id, code in through.filter(person_id__in=person_ids[start:start + LOOKUP_CHUNK]).values_list(
+                "person_id", "keygroup__code"):
+            found[person_id].append(code)
     return found
 
 
@@ -500,13 +516,7 @@ def classify(records: list[tuple], user) -> Outcome:
     """Match the records with the people and households on record."""
     existing = _existing_people({r[DOC_INDEX] for r in records if r[DOC_INDEX]})
     buildings, households = _existing_places({r[GRID] for r in records})
-    person_ids = [p.pk for p in existing.values()]
-    key_groups_now = defaultdict(list)
-    through = Person.key_groups.through
-    for start in range(0, len(person_ids), LOOKUP_CHUNK):
-        for person_id, code in through.objects.filter(person_id__in=person_ids[start:start + LOOKUP_CHUNK]).values_list(
-                "person_id", "keygroup__code"):
-            key_groups_now[person_id].append(code)
+    key_groups_now = _key_groups_of([p.pk for p in existing.values()])
     outcome = Outcome(person_ids=[], changes={}, refused={}, new_households=set(), new_buildings=set())
     prefix = user.scope_prefix
     for index, record in enumerate(records):
