@@ -4,8 +4,9 @@ xlsxwriter spends about 5 µs a cell in Python; a register export has 19
 cells a row. Here a row of cells becomes one piece of SpreadsheetML text
 (inline strings, so no shared-string table to hold in memory), and a second
 thread deflates and writes the sheet while the rows are built (zlib and
-file writes release the GIL). Every cell is text, as in the register, so
-that Excel never turns an ID number into a float.
+file writes release the GIL). Every cell is text, as in the register, and
+formatted as text, so that Excel never turns an ID number into a float,
+not even one typed over the exported one.
 """
 
 import queue
@@ -38,7 +39,8 @@ WORKBOOK_RELS = (
     f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/worksheet" Target="worksheets/sheet1.xml"/>'
     f'<Relationship Id="rId2" Type="{RELATIONSHIPS}/styles" Target="styles.xml"/></Relationships>'
 )
-# Style 0: normal; style 1: bold (the header row).
+# Style 0: normal; style 1: bold (the header row); style 2: text ("@"), every data cell, so that an ID
+# number typed over in Excel stays text instead of becoming 3.70923E+17.
 STYLES = (
     f'{DECLARATION}<styleSheet xmlns="{MAIN}">'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
@@ -47,14 +49,16 @@ STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 )
 # What XML 1.0 cannot hold; Excel writes such characters as _xHHHH_.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPECIAL = re.compile("[&<>]")  # quotes need no escape in element text
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+BOLD, TEXT = ' s="1"', ' s="2"'
 ROWS_A_PIECE = 2000
 PIECES_AHEAD = 4
 
@@ -70,12 +74,12 @@ def _text(value: str) -> str:
     return value
 
 
-def _row(number: int, cells, style: str = "") -> str:
+def _row(number: int, cells, style: str) -> str:
     # Cells carry no reference (r="B2"): they follow one another, an empty one as <c/>. Cheaper by half.
     parts = [f'<row r="{number}">']
     for value in cells:
         if not value:
-            parts.append("<c/>")
+            parts.append(f"<c{style}/>")
             continue
         if "&" in value or "<" in value or ">" in value:
             value = _text(value)
@@ -116,10 +120,10 @@ def write_xlsx(path, sheet_name: str, headers: list[str], rows, progress=None) -
             writer.start()
             try:
                 pieces.put(f'{DECLARATION}<worksheet xmlns="{MAIN}"><sheetData>'.encode()
-                           + _row(1, headers, ' s="1"').encode())
+                           + _row(1, headers, BOLD).encode())
                 rows = iter(rows)
                 while chunk := list(islice(rows, ROWS_A_PIECE)):
-                    text = "".join([_row(written + n, cells) for n, cells in enumerate(chunk, start=2)])
+                    text = "".join([_row(written + n, cells, TEXT) for n, cells in enumerate(chunk, start=2)])
                     if _ILLEGAL.search(text):
                         text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
                     pieces.put(text.encode())

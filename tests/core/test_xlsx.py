@@ -26,6 +26,8 @@ def test_rows_come_back_as_written(tmp_path):
     book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
     sheet = book["人员"]
     assert sheet["A1"].font.b and not sheet["A2"].font.b
+    # Text cells (an ID number typed over them stays text), the empty ones too.
+    assert sheet["B2"].number_format == "@" and sheet["B3"].number_format == "@"
     assert [c.value for c in sheet[3]] == ["李<小>红", None, "A&B 小区", None]
     assert sheet["A4"].value == " 前后空格 "
     assert sheet["D4"].value == "最后一格"
