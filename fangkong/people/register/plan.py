@@ -472,7 +472,8 @@ def _key_groups_of(person_ids: list) -> dict:
     return found
 
 
-def _existing_places(grid_codes) -> tuple[dict, dict]:
+def existing_places(grid_codes) -> tuple[dict, dict]:
+    """The buildings ((grid, name) -> id) and households ((grid, building name, unit, door) -> id) of these grids."""
     buildings = {(area, name): pk for pk, area, name in Building.objects.filter(
         area_id__in=grid_codes).order_by().values_list("pk", "area_id", "name")}
     by_building = {pk: name for (_area, name), pk in buildings.items()}
@@ -515,7 +516,7 @@ def _diff(person: Known, record: tuple, household_id, key_groups_now: dict) -> d
 def classify(records: list[tuple], user) -> Outcome:
     """Match the records with the people and households on record."""
     existing = _existing_people({r[DOC_INDEX] for r in records if r[DOC_INDEX]})
-    buildings, households = _existing_places({r[GRID] for r in records})
+    buildings, households = existing_places({r[GRID] for r in records})
     key_groups_now = _key_groups_of([p.pk for p in existing.values()])
     outcome = Outcome(person_ids=[], changes={}, refused={}, new_households=set(), new_buildings=set())
     prefix = user.scope_prefix

@@ -58,6 +58,7 @@ from .plan import (
     VULNERABLE,
     Plan,
     classify,
+    existing_places,
     fingerprint,
     make_plan,
     plan_bytes,
@@ -366,16 +367,16 @@ def _ensure_households(plan: Plan, user) -> list:
             if record[RENTAL]:
                 rental.add(key)
     grids = sorted({k[0] for k in wanted})
-    buildings = _buildings(grids)
+    buildings, existing = existing_places(grids)
     missing = sorted({(g, b) for g, b, _u, _d in wanted if b and (g, b) not in buildings})
-    units = defaultdict(set)
-    for grid, building, unit, _door in wanted:
-        units[(grid, building)].add(unit)
-    Building.objects.bulk_create(
-        [Building(area_id=g, name=b, units=max(1, len(units[(g, b)])), created_by=user, updated_by=user)
-         for g, b in missing], batch_size=BATCH)
-    buildings = _buildings(grids)
-    existing = _households(grids, buildings)
+    if missing:
+        units = defaultdict(set)
+        for grid, building, unit, _door in wanted:
+            units[(grid, building)].add(unit)
+        Building.objects.bulk_create(
+            [Building(area_id=g, name=b, units=max(1, len(units[(g, b)])), created_by=user, updated_by=user)
+             for g, b in missing], batch_size=BATCH)
+        buildings, existing = existing_places(grids)
     new = sorted(wanted - existing.keys())
     if new:
         now = bulk.now_value()
@@ -385,20 +386,8 @@ def _ensure_households(plan: Plan, user) -> list:
         with bulk.loading(Household, len(rows), with_locked=[Building]):
             for start in range(0, len(rows), BATCH * 10):
                 bulk.insert_households(rows[start:start + BATCH * 10])
-        existing = _households(grids, buildings)
+        _buildings, existing = existing_places(grids)
     return [None if key is None else existing[key] for key in keys]
-
-
-def _buildings(grids: list[str]) -> dict:
-    return {(area, name): pk for pk, area, name in Building.objects.filter(area_id__in=grids).values_list(
-        "pk", "area_id", "name")}
-
-
-def _households(grids: list[str], buildings: dict) -> dict:
-    by_id = {pk: name for (_grid, name), pk in buildings.items()}
-    return {(area, by_id.get(building, ""), unit, door): pk
-            for pk, area, building, unit, door in Household.objects.filter(area_id__in=grids).order_by().values_list(
-                "pk", "area_id", "building_id", "unit", "door").iterator(chunk_size=20000)}
 
 
 def _update_people(plan: Plan, household_of: list, user, key_group_links, key_group_ids) -> int:
