@@ -5,7 +5,7 @@ second; most are people with no measure checking in once. This WSGI layer
 answers exactly that case with four short SQL statements (venue, person and
 stored colour, the one-minute duplicate window, the insert) and the same
 JSON as ``POST /api/v1/scan`` (on PostgreSQL one round trip: a data-modifying
-CTE). Anything else (a bad or revoked code, a bad
+CTE, prepared once per connection). Anything else (a bad or revoked code, a bad
 token, a yellow or red person, a venue that asks for a recent test at the door,
 a duplicate, a stale colour, any error) is
 handed unchanged to the full API, which answers, logs and raises signals.
@@ -13,6 +13,7 @@ handed unchanged to the full API, which answers, logs and raises signals.
 
 import json
 import logging
+import weakref
 from io import BytesIO
 
 from django.conf import settings
@@ -73,23 +74,37 @@ def _fields(body: bytes) -> tuple[str, str, str] | None:
 
 # PostgreSQL: the whole check in one round trip. The insert happens only when the venue's code is
 # current, its type asks for no recent test at the door, the person is green with a fresh colour and has
-# no check-in there in the last minute.
-ONE_ROUND_TRIP = """
+# no check-in there in the last minute. Prepared once per connection: planning this statement cost
+# PostgreSQL more than running it (Django's psycopg connections prepare nothing by themselves).
+# $1 venue, $2 code version, $3 person, $4 now, $5 start of the duplicate window, $6 venue types with a
+# door rule.
+PREPARE = """
+PREPARE fangkong_green_scan (bigint, integer, bigint, timestamptz, timestamptz, text[]) AS
 WITH v AS (SELECT v.name FROM venues_venue v JOIN venues_venuetype t ON t.id = v.type_id
-           WHERE v.id = %(venue)s AND v.code_version = %(version)s AND v.is_active
-             AND NOT (t.code = ANY(%(tested)s))),
-     p AS (SELECT p.name, COALESCE(s.colour, 'green') AS colour,
-                  COALESCE(s.valid_until <= %(at)s, false) AS stale
-           FROM people_person p LEFT JOIN policy_personstatus s ON s.person_id = p.id WHERE p.id = %(person)s),
-     d AS (SELECT 1 FROM venues_checkin WHERE person_id = %(person)s AND venue_id = %(venue)s
-           AND scanned_at >= %(since)s AND scanned_at <= %(at)s LIMIT 1),
+           WHERE v.id = $1 AND v.code_version = $2 AND v.is_active AND NOT (t.code = ANY($6))),
+     p AS (SELECT p.name, COALESCE(s.colour, 'green') AS colour, COALESCE(s.valid_until <= $4, false) AS stale
+           FROM people_person p LEFT JOIN policy_personstatus s ON s.person_id = p.id WHERE p.id = $3),
+     d AS (SELECT 1 FROM venues_checkin WHERE person_id = $3 AND venue_id = $1
+           AND scanned_at >= $5 AND scanned_at <= $4 LIMIT 1),
      ins AS (INSERT INTO venues_checkin (person_id, venue_id, scanned_at, status_shown, source, idem_key)
-             SELECT %(person)s, %(venue)s, %(at)s, 'green', 'scan', ''
+             SELECT $3, $1, $4, 'green', 'scan', ''
              WHERE EXISTS (SELECT 1 FROM v) AND EXISTS (SELECT 1 FROM p WHERE colour = 'green' AND NOT stale)
                AND NOT EXISTS (SELECT 1 FROM d)
              RETURNING 1)
 SELECT (SELECT name FROM v), (SELECT name FROM p), (SELECT count(*) FROM ins)
 """
+EXECUTE = "EXECUTE fangkong_green_scan (%s, %s, %s, %s, %s, %s)"
+_prepared = weakref.WeakSet()  # the psycopg connections that hold the statement
+
+
+def _one_round_trip(params: list) -> tuple:
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        if connection.connection not in _prepared:
+            cursor.execute(PREPARE)
+            _prepared.add(connection.connection)
+        cursor.execute(EXECUTE, params)
+        return cursor.fetchone()
 
 
 def green_checkin(code: str, token: str, device: str, now=None) -> dict | None:
@@ -104,10 +119,8 @@ def green_checkin(code: str, token: str, device: str, now=None) -> dict | None:
         return None
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(ONE_ROUND_TRIP, {"venue": venue_id, "version": version, "person": person_id,
-                                            "at": now, "since": now - DUPLICATE_WINDOW, "tested": tested})
-            venue_name, person_name, inserted = cursor.fetchone()
+        venue_name, person_name, inserted = _one_round_trip(
+            [venue_id, version, person_id, now, now - DUPLICATE_WINDOW, tested])
         if not inserted:
             return None
         return _answer(venue_name, person_name, now)

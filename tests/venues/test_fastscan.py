@@ -2,11 +2,12 @@
 
 import json
 from io import BytesIO
+from unittest import skipUnless
 from wsgiref.util import setup_testing_defaults
 
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import override_settings
 
 from fangkong.declarations import services as declarations
@@ -108,3 +109,39 @@ class FastScanTests(WorldTestCase):
         self.assertEqual(codes, ["200 OK", "200 OK"])
         status, _headers, answer = call(app, self.body(self.w.person_a), remote="10.9.9.9")
         self.assertEqual((status, answer["code"]), ("429 Too Many Requests", "throttled"))
+
+
+@skipUnless(connection.vendor == "postgresql", "the statement is prepared only on PostgreSQL")
+class PreparedStatementTests(WorldTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.venue = make_venue(cls.w.grid_a)
+
+    def setUp(self):
+        cache.clear()
+
+    def scan(self, person):
+        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(person.pk, DEVICE),
+                "device": DEVICE}
+        return call(fastscan.wrap(not_reached), body)[2]
+
+    def executions(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                           "WHERE name = 'fangkong_green_scan'")
+            return [row[0] for row in cursor.fetchall()]
+
+    def test_the_scan_is_prepared_once_per_connection(self):
+        before = (self.executions() or [0])[0]
+        self.scan(self.w.person_a)
+        self.scan(self.w.person_b)
+        self.assertEqual(self.executions(), [before + 2])
+
+    def test_a_connection_without_the_statement_prepares_it_again(self):
+        self.scan(self.w.person_a)
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE fangkong_green_scan")  # what a new server session looks like
+        fastscan._prepared.discard(connection.connection)
+        self.assertEqual(self.scan(self.w.person_b)["colour"], "green")
+        self.assertEqual(self.executions(), [1])
