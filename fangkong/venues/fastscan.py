@@ -99,10 +99,11 @@ _prepared = weakref.WeakSet()  # the psycopg connections that hold the statement
 
 def _one_round_trip(params: list) -> tuple:
     connection.ensure_connection()
-    with connection.cursor() as cursor:
-        if connection.connection not in _prepared:
+    raw = connection.connection  # psycopg's own cursor: Django's wrapper costs more than the statement here
+    with raw.cursor() as cursor:
+        if raw not in _prepared:
             cursor.execute(PREPARE)
-            _prepared.add(connection.connection)
+            _prepared.add(raw)
         cursor.execute(EXECUTE, params)
         return cursor.fetchone()
 
