@@ -2,7 +2,7 @@
 
 In WAL mode SQLite copies the log back into the database file in the commit
 that takes the log past 1,000 pages. After a 50,000-row batch that commit
-carries the whole copy (a third of the batch's time once the check-in table
+carries the whole copy (a quarter of the write once the check-in table
 holds a million rows) while the other core idles. ``deferred_checkpoint``
 lets one transaction commit without it and then checkpoints in a thread of
 its own: PASSIVE, so it never waits for or blocks a writer, and any other
