@@ -132,7 +132,8 @@ def generate_checkins(rng, venues: list[Venue], *, days: int, per_person: float 
                          else rng.choice(WORKPLACES) if 19 <= age <= 60 and rng.random() < 0.5 else None)
                 if daily and near(daily, township):
                     at = midnight + timedelta(hours=7.3 + rng.random() * 0.9)
-                    rows.append((person_id, rng.choice(near(daily, township)), at))
+                    if at <= now:  # a demo made before 8 a.m. has no school or work scans yet today
+                        rows.append((person_id, rng.choice(near(daily, township)), at))
             scans = min(6, int(rng.expovariate(1 / per_person)) + (1 if rng.random() < 0.5 else 0))
             if age < 6 or age > 80:
                 scans //= 2

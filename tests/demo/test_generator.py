@@ -151,6 +151,23 @@ def test_venues_of_every_type_and_checkins_with_daily_rhythms(county):
     assert not [h for h in hours if h < 6]  # nobody scans in the small hours
     meals = sum(1 for h in hours if h in (11, 12, 17, 18, 19))
     assert meals > len(hours) / 3
+    assert not CheckIn.objects.filter(scanned_at__gt=timezone.now()).exists()
+
+
+@pytest.mark.django_db
+def test_a_demo_made_before_dawn_has_no_checkins_later_that_day(county):
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from fangkong.demo.venues import generate_checkins
+    from fangkong.venues.models import CheckIn, Venue
+
+    early = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.get_current_timezone())  # a Wednesday, before school
+    CheckIn.objects.all().delete()
+    generate_checkins(random.Random(7), list(Venue.objects.select_related("type")), days=2, now=early)
+    assert CheckIn.objects.filter(scanned_at__lt=early).count() > 600  # the day before
+    assert not CheckIn.objects.filter(scanned_at__gt=early).exists()
 
 
 @pytest.mark.django_db
