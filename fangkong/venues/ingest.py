@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 from operator import itemgetter
 
 from django.conf import settings
@@ -54,7 +53,6 @@ FUTURE_SLACK = timedelta(minutes=5)
 LOOKUP_CHUNK = 5000
 SQLITE_LOOKUP_CHUNK = 10_000  # bound parameters per statement: SQLite allows 32,766
 SQLITE_CACHE_KB = 64 * 1024  # page cache of the connection while it writes a batch
-COPY_CHUNK = 5000  # rows formatted per write: the server stores one chunk while the next is formatted
 STATUSES = {"green", "yellow", "red", ""}
 RESIDENT_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
 TEMP_TABLE = "fk_checkin_batch"
@@ -436,30 +434,22 @@ def _write_sqlite(good: list) -> set[str]:
     return {v[4] for v in new}
 
 
-def _copy_text(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
+def _copy_rows(cursor, target: str, good: Iterable, source: str | None, kept: list | None = None) -> None:
+    """COPY the rows into TARGET, adding each to KEPT if given. Binary, so that the server parses no
+    timestamps; psycopg sends a buffer at a time, so the server stores rows while the next are checked.
 
-
-def _batches(rows: Iterable, size: int):
-    rows = iter(rows)
-    while chunk := list(islice(rows, size)):
-        yield chunk
-
-
-def _copy_rows(cursor, target: str, good: Iterable, source: str, kept: list | None = None) -> None:
-    """COPY the rows into TARGET (text format), adding each to KEPT if given; the server stores one chunk
-    while the next is checked and formatted.
-
-    SOURCE is the source column with its leading tab, or "" when TARGET has none.
+    SOURCE is the value of the source column, or None when TARGET has none.
     """
-    with cursor.cursor.copy(f"COPY {target} FROM STDIN") as copy:
-        for chunk in _batches(good, COPY_CHUNK):
+    types = ["int8", "int8", "timestamptz", "varchar", *(["varchar"] if source is not None else []), "varchar"]
+    with cursor.cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        write_row = copy.write_row
+        for row in good:
             if kept is not None:
-                kept.extend(chunk)
-            copy.write("".join([f"{person_id}\t{venue_id}\t{at.isoformat()}\t{status}{source}\t{_copy_text(key)}\n"
-                                for _i, key, person_id, venue_id, at, status in chunk]))
+                kept.append(row)
+            _i, key, person_id, venue_id, at, status = row
+            write_row((person_id, venue_id, at, status, source, key) if source is not None
+                      else (person_id, venue_id, at, status, key))
 
 
 def _write_postgresql(good: Iterable) -> tuple[list, set[str]]:
@@ -468,14 +458,14 @@ def _write_postgresql(good: Iterable) -> tuple[list, set[str]]:
     with connection.cursor() as cursor:
         try:
             with transaction.atomic(), connection.wrap_database_errors:  # a savepoint, psycopg errors as Django's
-                _copy_rows(cursor, f"{table} ({columns})", good, f"\t{CheckInSource.BATCH.value}", kept)
+                _copy_rows(cursor, f"{table} ({columns})", good, CheckInSource.BATCH.value, kept)
             return kept, {row[1] for row in kept}
         except IntegrityError:
             kept.extend(good)  # the rows not yet checked when the server refused
         cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
         cursor.execute(f"CREATE TEMPORARY TABLE {TEMP_TABLE} (person_id bigint, venue_id bigint, "
                        "scanned_at timestamptz, status_shown varchar(6), idem_key varchar(64)) ON COMMIT DROP")
-        _copy_rows(cursor, f"{TEMP_TABLE} (person_id, venue_id, scanned_at, status_shown, idem_key)", kept, "")
+        _copy_rows(cursor, f"{TEMP_TABLE} (person_id, venue_id, scanned_at, status_shown, idem_key)", kept, None)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT person_id, venue_id, scanned_at, status_shown, "
             f"'{CheckInSource.BATCH.value}', idem_key FROM {TEMP_TABLE} ON CONFLICT DO NOTHING RETURNING idem_key"

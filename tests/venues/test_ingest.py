@@ -92,6 +92,16 @@ class IngestTests(WorldTestCase):
         self.assertIn("场所", result.rows[1][3])
         self.assertIn("空字符", result.rows[3][3])
 
+    def test_keys_with_tabs_backslashes_and_newlines_are_stored_as_sent(self):
+        now = timezone.now().isoformat()
+        keys = ["tab\there", "back\\slash", "new\nline", "cr\rlf", "中文键"]
+        rows = [{"key": key, "venue": self.venue.pk, "person": self.numbers[0], "scanned_at": now} for key in keys]
+        self.assertEqual(ingest.ingest_checkins(self.w.hq, rows).accepted, len(keys))
+        self.assertEqual(sorted(CheckIn.objects.values_list("idem_key", flat=True)), sorted(keys))
+        again = ingest.ingest_checkins(self.w.hq, rows)  # the careful way: the keys are found again
+        self.assertEqual((again.accepted, again.duplicate), (0, len(keys)))
+        self.assertEqual(CheckIn.objects.count(), len(keys))
+
     def test_same_key_at_another_time_is_another_row(self):
         # The unique index is on (key, time), as the day partitions need; both ways of writing agree on it:
         # the optimistic one (no key of the batch stored) and the careful one (some stored).
