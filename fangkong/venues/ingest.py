@@ -9,9 +9,10 @@ Built for throughput: rows stay plain tuples (no model instances); one pass
 over the batch collects the venues and ID numbers it names (each distinct
 number hashed once) and looks them up in one query each (a few on SQLite);
 a second pass checks every row against them. Most batches are new, so the
-write is optimistic: COPY straight into the check-in table on PostgreSQL
-(fed by the checking pass, so the server stores one chunk while the next is
-checked), one ``executemany`` of a plain INSERT on SQLite, inside a
+write is optimistic: a binary COPY straight into the check-in table on
+PostgreSQL (fed by the checking pass, so the server stores rows while the
+next are checked), one ``executemany`` of a plain INSERT in person order on
+SQLite (whose commit leaves the WAL checkpoint to a thread), inside a
 savepoint. A key stored before makes the unique index refuse the whole
 statement; the savepoint is rolled back and the batch goes the careful way:
 COPY into a temporary table and ``INSERT ... ON CONFLICT DO NOTHING
