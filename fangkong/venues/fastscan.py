@@ -16,6 +16,7 @@ import logging
 import weakref
 from io import BytesIO
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone, translation
@@ -104,7 +105,11 @@ def _one_round_trip(params: list) -> tuple:
         if raw not in _prepared:
             cursor.execute(PREPARE)
             _prepared.add(raw)
-        cursor.execute(EXECUTE, params)
+        try:
+            cursor.execute(EXECUTE, params)
+        except psycopg.errors.InvalidSqlStatementName:  # the session lost it (DISCARD ALL, a pooler): once more
+            cursor.execute(PREPARE)
+            cursor.execute(EXECUTE, params)
         return cursor.fetchone()
 
 

@@ -8,14 +8,14 @@ from wsgiref.util import setup_testing_defaults
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
-from django.test import override_settings
+from django.test import TransactionTestCase, override_settings
 
 from fangkong.declarations import services as declarations
 from fangkong.venues import fastscan, services, tokens
 from fangkong.venues.models import CheckIn
 from fangkong.wsgi import django_application as real_django_application
 from tests.base import WorldTestCase
-from tests.factories import declaration_data, make_risk_area, make_venue
+from tests.factories import World, declaration_data, make_risk_area, make_venue
 
 DEVICE = "device-secret-0123456789abcdef"
 
@@ -145,3 +145,25 @@ class PreparedStatementTests(WorldTestCase):
         fastscan._prepared.discard(connection.connection)
         self.assertEqual(self.scan(self.w.person_b)["colour"], "green")
         self.assertEqual(self.executions(), [1])
+
+
+@skipUnless(connection.vendor == "postgresql", "the statement is prepared only on PostgreSQL")
+class LostStatementTests(TransactionTestCase):
+    """Outside a transaction, as the fast path runs: a session that lost the statement prepares it again."""
+
+    def setUp(self):
+        cache.clear()
+        self.w = World()
+        self.venue = make_venue(self.w.grid_a)
+
+    def test_a_discarded_session_prepares_the_statement_again(self):
+        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(self.w.person_a.pk, DEVICE),
+                "device": DEVICE}
+        call(fastscan.wrap(not_reached), body)
+        with connection.cursor() as cursor:
+            cursor.execute("DISCARD ALL")  # what a pooler does between clients; the connection stays known
+        self.assertIn(connection.connection, fastscan._prepared)
+        body["token"] = tokens.personal_token(self.w.person_b.pk, DEVICE)
+        status, _headers, answer = call(fastscan.wrap(not_reached), body)
+        self.assertEqual((status, answer["colour"]), ("200 OK", "green"))
+        self.assertEqual(CheckIn.objects.count(), 2)
