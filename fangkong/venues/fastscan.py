@@ -101,7 +101,8 @@ _prepared = weakref.WeakSet()  # the psycopg connections that hold the statement
 def _one_round_trip(params: list) -> tuple:
     connection.ensure_connection()
     raw = connection.connection  # psycopg's own cursor: Django's wrapper costs more than the statement here
-    with raw.cursor() as cursor:
+    # Errors still reach Django as its own, and mark the connection for close_if_unusable_or_obsolete.
+    with connection.wrap_database_errors, raw.cursor() as cursor:
         if raw not in _prepared:
             cursor.execute(PREPARE)
             _prepared.add(raw)

@@ -5,6 +5,7 @@ from io import BytesIO
 from unittest import skipUnless
 from wsgiref.util import setup_testing_defaults
 
+import psycopg
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
@@ -148,8 +149,10 @@ class PreparedStatementTests(WorldTestCase):
 
 
 @skipUnless(connection.vendor == "postgresql", "the statement is prepared only on PostgreSQL")
-class LostStatementTests(TransactionTestCase):
-    """Outside a transaction, as the fast path runs: a session that lost the statement prepares it again."""
+class ConnectionTroubleTests(TransactionTestCase):
+    """Outside a transaction, as the fast path runs."""
+
+    serialized_rollback = True  # each test starts from the migrated database (venue types and the like)
 
     def setUp(self):
         cache.clear()
@@ -165,5 +168,18 @@ class LostStatementTests(TransactionTestCase):
         self.assertIn(connection.connection, fastscan._prepared)
         body["token"] = tokens.personal_token(self.w.person_b.pk, DEVICE)
         status, _headers, answer = call(fastscan.wrap(not_reached), body)
+        self.assertEqual((status, answer["colour"]), ("200 OK", "green"))
+        self.assertEqual(CheckIn.objects.count(), 2)
+
+    def test_a_broken_connection_is_replaced_and_the_full_api_answers(self):
+        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(self.w.person_a.pk, DEVICE),
+                "device": DEVICE}
+        call(fastscan.wrap(not_reached), body)
+        connection.close_at = None  # a persistent connection (CONN_MAX_AGE), as production runs
+        with psycopg.connect(**connection.get_connection_params()) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        body["token"] = tokens.personal_token(self.w.person_b.pk, DEVICE)
+        with self.assertLogs("fangkong.venues.fastscan", "ERROR"):
+            status, _headers, answer = call(fastscan.wrap(django_application), body)
         self.assertEqual((status, answer["colour"]), ("200 OK", "green"))
         self.assertEqual(CheckIn.objects.count(), 2)
