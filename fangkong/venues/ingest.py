@@ -9,11 +9,13 @@ Built for throughput: rows stay plain tuples (no model instances); one pass
 over the batch collects the venues and ID numbers it names (each distinct
 number hashed once) and looks them up in one query each (a few on SQLite);
 a second pass checks every row against them. Most batches are new, so the
-write is optimistic: a binary COPY straight into the check-in table on
-PostgreSQL (fed by the checking pass, so the server stores rows while the
-next are checked), one ``executemany`` of a plain INSERT in person order on
-SQLite (whose commit leaves the WAL checkpoint to a thread), inside a
-savepoint. A key stored before makes the unique index refuse the whole
+write is optimistic, inside a savepoint, and overlaps the checks: a binary
+COPY straight into the check-in table on PostgreSQL, fed by the checking
+pass, so the server stores rows while the next are checked; on SQLite the
+rows are checked in the order of their people and stored by chunks, each
+one ``INSERT ... SELECT`` from a JSON array that runs on a thread without
+the GIL while the next chunk is checked (and the commit leaves the WAL
+checkpoint to a thread). A key stored before makes the unique index refuse the whole
 statement; the savepoint is rolled back and the batch goes the careful way:
 COPY into a temporary table and ``INSERT ... ON CONFLICT DO NOTHING
 RETURNING`` on PostgreSQL, the stored keys read first on SQLite (where the
@@ -26,10 +28,12 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import itemgetter
+from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -53,6 +57,8 @@ KEY_MAX_LENGTH = 64
 FUTURE_SLACK = timedelta(minutes=5)
 LOOKUP_CHUNK = 5000
 SQLITE_LOOKUP_CHUNK = 10_000  # bound parameters per statement: SQLite allows 32,766
+# Rows per INSERT on SQLite, stored while the next chunk is checked; the first chunk small, to start soon.
+SQLITE_FIRST_CHUNK, SQLITE_WRITE_CHUNK = 2_000, 12_000
 SQLITE_CACHE_KB = 64 * 1024  # page cache of the connection while it writes a batch
 STATUSES = {"green", "yellow", "red", ""}
 RESIDENT_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
@@ -138,6 +144,7 @@ def _messages() -> dict:
         "key": _("缺少幂等键 key。"),
         "key_long": _("幂等键 key 超过 64 个字符。"),
         "key_nul": _("幂等键 key 含有空字符（\\u0000）。"),
+        "key_text": _("幂等键 key 含有无法保存的字符（单独的代理码位）。"),
         "venue": _("场所编号或场所码无效。"),
         "venue_unknown": _("场所不存在或不在管辖范围内。"),
         "person": _("身份证号码格式不正确。"),
@@ -234,11 +241,50 @@ class _Registers:
         return cls(venue_of, index_of, _known_venues(user, venue_ids), _people_by_index(list(indexes)))
 
 
-def _checked(rows: list, registers: _Registers, now: datetime, msg: dict, outcome: list):
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _key_of(row: dict) -> str:
+    key = row.get("key")
+    return key.strip() if type(key) is str else ("" if key is None else str(key).strip())
+
+
+def _person_order(rows: list, registers: _Registers) -> list[int]:
+    """The indexes of ROWS in the order of the people they name, for SQLite.
+
+    Stored in that order, a batch goes into the (person, time) index in one
+    sweep instead of all over its b-tree. Rows whose key comes more than once
+    in the batch go first, in their own order, so that the first of them to
+    pass the checks is still the one stored; so do rows that name no one
+    known (they will be rejected).
+    """
+    index_of, people = registers.index_of, registers.people
+    person_of: list[int] = []
+    keys: list = []
+    for row in rows:
+        person = key = None
+        if type(row) is dict:
+            number = row.get("person")
+            person = people.get(index_of.get(number) if type(number) is str else _resident_index(number))
+            key = _key_of(row)
+        person_of.append(-1 if person is None else person[0])
+        keys.append(key)
+    if len(set(keys)) < len(keys):
+        counts = Counter(keys)
+        person_of = [-1 if counts[key] > 1 else person for person, key in zip(person_of, keys, strict=True)]
+    return sorted(range(len(rows)), key=person_of.__getitem__)
+
+
+def _checked(rows: list, registers: _Registers, now: datetime, msg: dict, outcome: list, order=None):
     """Yield the rows to store as (index, key, person id, venue id, time, status); set OUTCOME of the others.
 
-    One pass, in the order of the rows: first the form of the row, then the
-    registers, then the keys earlier in the batch. This loop runs 50,000
+    One pass, in the order of the rows (or of ORDER, their indexes): first the
+    form of the row, then the registers, then the keys earlier in the pass. This loop runs 50,000
     times a call, so the common case (string key, integer venue, a time with
     its offset, a known colour) takes the fewest steps. A generator, so that
     on PostgreSQL the server stores one chunk while the next is checked.
@@ -248,12 +294,12 @@ def _checked(rows: list, registers: _Registers, now: datetime, msg: dict, outcom
     fromisoformat = datetime.fromisoformat
     venue_of, index_of, venues, people = registers.venue_of, registers.index_of, registers.venues, registers.people
     seen: set[str] = set()
-    for i, row in enumerate(rows):
+    for i in range(len(rows)) if order is None else order:
+        row = rows[i]
         if type(row) is not dict:
             outcome[i] = ("", REJECTED, msg["row"])
             continue
-        key = row.get("key")
-        key = key.strip() if type(key) is str else ("" if key is None else str(key).strip())
+        key = _key_of(row)
         if not key:
             outcome[i] = ("", REJECTED, msg["key"])
             continue
@@ -262,6 +308,9 @@ def _checked(rows: list, registers: _Registers, now: datetime, msg: dict, outcom
             continue
         if "\x00" in key:  # PostgreSQL text cannot hold it
             outcome[i] = (key, REJECTED, msg["key_nul"])
+            continue
+        if not key.isascii() and not _encodable(key):  # a lone surrogate from a JSON escape
+            outcome[i] = (key, REJECTED, msg["key_text"])
             continue
         venue = row.get("venue")
         if type(venue) is int and 0 < venue <= MAX_ID:
@@ -368,10 +417,9 @@ def ingest_checkins(user, rows: list, *, now: datetime | None = None, request=No
                               % {"limit": limit, "count": len(rows)}, code="too_many_rows")
     msg = _messages()
     outcome: list = [None] * len(rows)  # index -> (key, result, error)
-    good = _checked(rows, _Registers.of(user, rows), now or timezone.now(), msg, outcome)
-    if connection.vendor != "postgresql":
-        good = list(good)  # checked before the transaction takes SQLite's one write lock
-
+    registers = _Registers.of(user, rows)
+    order = None if connection.vendor == "postgresql" else _person_order(rows, registers)
+    good = _checked(rows, registers, now or timezone.now(), msg, outcome, order)
     with deferred_checkpoint(), transaction.atomic():
         good, stored = _write(good)
         for i, key, *_rest in good:
@@ -392,8 +440,7 @@ def _write(good: Iterable) -> tuple[list, set[str]]:
     """Insert the rows GOOD yields, skipping those already stored: (the rows, the keys inserted now)."""
     if connection.vendor == "postgresql":
         return _write_postgresql(good)
-    good = list(good)
-    return good, _write_sqlite(good) if good else set()
+    return _write_sqlite(good)
 
 
 def _columns() -> tuple[str, str]:
@@ -401,28 +448,64 @@ def _columns() -> tuple[str, str]:
     return table, "person_id, venue_id, scanned_at, status_shown, source, idem_key"
 
 
-_person_of = itemgetter(0)
 
 
-def _write_sqlite(good: list) -> set[str]:
+def _sqlite_values(rows: Iterable) -> list[tuple]:
+    """The rows as the INSERT binds them: the time as Django stores an aware datetime on SQLite (naive UTC
+    as text), without its per-call overhead."""
+    return [(person_id, venue_id, str((at - at.utcoffset()).replace(tzinfo=None)), status, key)
+            for _i, key, person_id, venue_id, at, status in rows]
+
+
+def _insert_overlapped(insert: str, payloads: Iterable[str]) -> None:
+    """Run INSERT (one ``?``: a chunk of rows as a JSON array) for each of PAYLOADS, on a thread of its own.
+
+    SQLite runs an INSERT ... SELECT in one step with the GIL released, so the
+    next chunk is checked on the other core meanwhile. One insert at a time
+    is in flight, and this thread waits for it before it sends the next: the
+    two never use the connection at once, and an error (raised here, as
+    Django's) stops the checks one chunk later.
+    """
+    cursor = connection.connection.cursor()
+    try:
+        with connection.wrap_database_errors, ThreadPoolExecutor(1, thread_name_prefix="fangkong-ingest") as pool:
+            pending = None
+            for payload in payloads:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(cursor.execute, insert, (payload,))
+            if pending is not None:
+                pending.result()
+    finally:
+        cursor.close()
+
+
+def _write_sqlite(good: Iterable) -> tuple[list, set[str]]:
     table, columns = _columns()
-    # What Django stores for an aware datetime on SQLite (naive UTC as text), without its per-call overhead.
-    values = [(person_id, venue_id, str((at - at.utcoffset()).replace(tzinfo=None)), status, key)
-              for _i, key, person_id, venue_id, at, status in good]
-    # In person order the (person, time) index takes the rows in one sweep instead of all over its b-tree
-    # (a fifth off the insert once the table holds a million rows); the venue index has few hot spots anyway.
-    values.sort(key=_person_of)
-    insert = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, '{CheckInSource.BATCH.value}', %s)"
+    kept: list = []
+
+    def payloads():
+        rows = iter(good)
+        size = SQLITE_FIRST_CHUNK
+        while chunk := list(islice(rows, size)):
+            size = SQLITE_WRITE_CHUNK
+            kept.extend(chunk)
+            yield json.dumps(_sqlite_values(chunk), ensure_ascii=False, separators=(",", ":"))
+
+    picked = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(4))
     with connection.cursor() as cursor:
         # The person and venue indexes take rows all over their b-trees: with SQLite's default 2 MB page
         # cache the insert kept re-reading pages (64 MB took a third off it). A cache: durability unchanged.
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
         try:
             with transaction.atomic():  # a savepoint: a key stored before undoes this insert only
-                cursor.executemany(insert, values)
-            return {v[4] for v in values}
+                _insert_overlapped(f"INSERT INTO {table} ({columns}) SELECT {picked}, "
+                                   f"'{CheckInSource.BATCH.value}', json_extract(value, '$[4]') FROM json_each(?)",
+                                   payloads())
+            return kept, {row[1] for row in kept}
         except IntegrityError:
-            pass
+            kept.extend(good)  # the rows not yet checked when the insert failed
+        values = _sqlite_values(kept)
         existing: set[tuple[str, str]] = set()
         for chunk in _chunks([v[4] for v in values], SQLITE_LOOKUP_CHUNK):
             # "idem_key != ''" repeats the partial index's condition so that SQLite uses it.
@@ -431,8 +514,9 @@ def _write_sqlite(good: list) -> set[str]:
                            f"AND idem_key IN ({', '.join(['%s'] * len(chunk))})", chunk)
             existing.update(cursor.fetchall())
         new = [v for v in values if (v[4], v[2]) not in existing]
-        cursor.executemany(insert + " ON CONFLICT DO NOTHING", new)
-    return {v[4] for v in new}
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, "
+                           f"'{CheckInSource.BATCH.value}', %s) ON CONFLICT DO NOTHING", new)
+    return kept, {v[4] for v in new}
 
 
 def _copy_rows(cursor, target: str, good: Iterable, source: str | None, kept: list | None = None) -> None:

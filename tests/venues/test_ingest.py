@@ -1,9 +1,12 @@
 """Bulk check-ins from gateways: idempotent, row by row, in one transaction."""
 
 from datetime import timedelta
+from unittest import skipUnless
+from unittest.mock import patch
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -86,11 +89,12 @@ class IngestTests(WorldTestCase):
         now = timezone.now().isoformat()
         good = {"key": "ok", "venue": self.venue.pk, "person": self.numbers[0], "scanned_at": now}
         rows = [good, {**good, "key": "huge", "venue": 10**20}, {**good, "key": "huge-text", "venue": "9" * 25},
-                {**good, "key": "nul\x00"}]
+                {**good, "key": "nul\x00"}, {**good, "key": "lone\ud800surrogate"}]
         result = ingest.ingest_checkins(self.w.hq, rows)
-        self.assertEqual([r[2] for r in result.rows], ["accepted", "rejected", "rejected", "rejected"])
+        self.assertEqual([r[2] for r in result.rows], ["accepted", "rejected", "rejected", "rejected", "rejected"])
         self.assertIn("场所", result.rows[1][3])
         self.assertIn("空字符", result.rows[3][3])
+        self.assertIn("代理码位", result.rows[4][3])
 
     def test_keys_with_tabs_backslashes_and_newlines_are_stored_as_sent(self):
         now = timezone.now().isoformat()
@@ -115,6 +119,46 @@ class IngestTests(WorldTestCase):
         self.assertEqual([r[2] for r in second.rows[24:27]], ["duplicate", "duplicate", "accepted"])
         self.assertEqual(CheckIn.objects.filter(idem_key=rows[25]["key"]).count(), 2)
         self.assertEqual(CheckIn.objects.count(), 41)
+
+    def test_a_repeated_key_keeps_its_first_good_row(self):
+        # SQLite checks and stores a batch in the order of its people: the rows are named so that that order
+        # differs from theirs (people[9] was registered last), and the first good row of a key still wins.
+        at = (timezone.now() - timedelta(minutes=5)).isoformat()
+        row = {"venue": self.venue.pk, "scanned_at": at}
+        rows = [
+            {**row, "key": "twice", "person": self.numbers[9]},
+            {**row, "key": "twice", "person": self.numbers[0]},
+            {**row, "key": "thrice", "person": self.numbers[5], "scanned_at": "yesterday"},
+            {**row, "key": "thrice", "person": self.numbers[8]},
+            {**row, "key": "thrice", "person": self.numbers[1]},
+        ]
+        result = ingest.ingest_checkins(self.w.hq, rows)
+        self.assertEqual([r[2] for r in result.rows], ["accepted", "duplicate", "rejected", "accepted", "duplicate"])
+        self.assertEqual(CheckIn.objects.get(idem_key="twice").person_id, self.people[9].pk)
+        self.assertEqual(CheckIn.objects.get(idem_key="thrice").person_id, self.people[8].pk)
+
+    def test_a_key_stored_before_undoes_the_chunks_written(self):
+        # On SQLite the batch goes in by chunks, in person order, while the next chunks are checked. The row
+        # stored before is people[0]'s (registered first: in the first chunk; the rows after it are then
+        # mostly not checked yet when the insert fails) or people[9]'s (last: the chunks before it are
+        # written, then undone). Either way the batch then goes the careful way.
+        for person in (0, 9):
+            with self.subTest(person=person):
+                rows = self.rows(300, prefix=f"p{person}-")
+                ingest.ingest_checkins(self.w.hq, [rows[person]])
+                with patch.object(ingest, "SQLITE_FIRST_CHUNK", 5), patch.object(ingest, "SQLITE_WRITE_CHUNK", 7):
+                    result = ingest.ingest_checkins(self.w.hq, rows)
+                self.assertEqual((result.accepted, result.duplicate, result.rejected), (299, 1, 0))
+                self.assertEqual(result.rows[person][2], "duplicate")
+                stored = CheckIn.objects.filter(idem_key__startswith=f"p{person}-")
+                self.assertEqual((stored.count(), stored.values("idem_key").distinct().count()), (300, 300))
+
+    @skipUnless(connection.vendor == "sqlite", "SQLite writes a batch in person order")
+    def test_sqlite_writes_a_batch_in_person_order(self):
+        with patch.object(ingest, "SQLITE_FIRST_CHUNK", 5), patch.object(ingest, "SQLITE_WRITE_CHUNK", 7):
+            self.assertEqual(ingest.ingest_checkins(self.w.hq, self.rows(60)).accepted, 60)
+        people = list(CheckIn.objects.order_by("id").values_list("person_id", flat=True))
+        self.assertEqual(people, sorted(people))
 
     def test_future_and_ancient_timestamps_are_rejected(self):
         now = timezone.now()
