@@ -10,11 +10,11 @@ the first one is sent again:
 * ``direct``: `ingest.parse_json(body)` + `ingest.ingest_checkins(None, rows)`,
   with the time split into parse (json.loads), venue check, ID resolution
   (`_people_by_index`), write (`_write`: for new keys one COPY straight into
-  the table on PostgreSQL, fed by the per-row checks, which are therefore
-  inside this figure; one executemany on SQLite) and the audit event; the
-  rest ("validation_and_rest") is the pass that hashes each distinct ID
-  number, the per-row checks on SQLite, the answer and the commit. The split
-  wraps the module's helpers with timers (in this process only).
+  the table on PostgreSQL, chunks of INSERT on a thread on SQLite; both fed
+  by the per-row checks, which are therefore inside this figure) and the
+  audit event; the rest ("validation_and_rest") is the pass that hashes each
+  distinct ID number, the person order on SQLite, the answer and the commit.
+  The split wraps the module's helpers with timers (in this process only).
 * ``http``: `POST /api/v1/checkins/batch` with django.test.Client, logged in
   as the county headquarters admin (force_login), the same split inside,
   plus building the answer.
