@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine_info, now_iso, percentile, print_json  # noqa: E402
 
 DUPLICATE_RE = re.compile(rb'"duplicate":\s*true')
+COLOUR_RE = re.compile(rb'"colour":\s*"(\w+)"')
 
 
 # The load generator (a separate process) ---------------------------------------------------------
@@ -89,6 +90,9 @@ async def _worker(host, port, bodies, state, deadline, max_requests, path=b"/api
             state["status"][status] = state["status"].get(status, 0) + 1
             if status == 200 and DUPLICATE_RE.search(payload):
                 state["duplicates"] += 1
+            colour = COLOUR_RE.search(payload)
+            colour = colour.group(1).decode() if colour else "none"
+            state["colours"][colour] = state["colours"].get(colour, 0) + 1
             if close:
                 writer.close()
                 reader = writer = None
@@ -103,7 +107,7 @@ async def _worker(host, port, bodies, state, deadline, max_requests, path=b"/api
 
 
 async def _load(host, port, bodies, concurrency, seconds, max_requests, start_at=0, path="/api/v1/scan"):
-    state = {"sent": 0, "next": start_at, "ms": [], "status": {}, "errors": {}, "duplicates": 0}
+    state = {"sent": 0, "next": start_at, "ms": [], "status": {}, "errors": {}, "duplicates": 0, "colours": {}}
     start = time.monotonic()
     deadline = start + seconds
     await asyncio.gather(*(_worker(host, port, bodies, state, deadline, max_requests, path.encode())
@@ -125,7 +129,8 @@ def run_client(args) -> None:
         "throughput_per_s": round(len(ms) / wall, 1), "ok_per_s": round(ok / wall, 1),
         "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
         "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(max(ms), 2) if ms else None,
-        "statuses": {str(k): v for k, v in sorted(state["status"].items())}, "errors": state["errors"],
+        "statuses": {str(k): v for k, v in sorted(state["status"].items())}, "colours": state["colours"],
+        "errors": state["errors"],
         "duplicates": state["duplicates"], "duplicate_share": round(state["duplicates"] / ok, 4) if ok else None,
         "client_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "next_body": state["next"] % len(bodies),
     }
@@ -133,8 +138,12 @@ def run_client(args) -> None:
 
 
 # Orchestration -----------------------------------------------------------------------------------
-def make_bodies(people: int, rng, path: Path, per_person: int = 3, reserve: int = 3000) -> dict:
+def make_bodies(people: int, rng, path: Path, per_person: int = 3, reserve: int = 3000,
+                nongreen_share: float = 0.0) -> dict:
     """Request bodies: PER_PERSON (person, venue) pairs per person, shuffled, one device per person.
+
+    NONGREEN_SHARE of the people are put under a measure first (see put_under_measure): their scans
+    are yellow, take the full API and raise a signal each, as in a county with people under measures.
 
     The last RESERVE bodies go to PATH.with_suffix(".profile") for the in-process profiles, never
     used by the load (so that they are not duplicates of a scan made a minute before).
@@ -147,6 +156,7 @@ def make_bodies(people: int, rng, path: Path, per_person: int = 3, reserve: int 
     ids = list(Person.objects.current().values_list("pk", flat=True))
     rng.shuffle(ids)
     ids = ids[:people]
+    measured = put_under_measure(ids[:round(len(ids) * nongreen_share)])
     lines = []
     for person_id in ids:
         device = f"{rng.getrandbits(128):032x}"
@@ -158,7 +168,22 @@ def make_bodies(people: int, rng, path: Path, per_person: int = 3, reserve: int 
     path.write_text("\n".join(lines[:-reserve]) + "\n")
     path.with_suffix(".profile").write_text("\n".join(lines[-reserve:]) + "\n")
     return {"people": len(ids), "venues": len(venues), "bodies_for_load": len(lines) - reserve,
-            "bodies_per_person": per_person}
+            "bodies_per_person": per_person, "people_put_under_measure": measured}
+
+
+def put_under_measure(ids: list[int]) -> int:
+    """Put the people IDS under the active policy's measure for spatiotemporal companions (yellow at the
+    door), through `policy.services.impose_measure` as the tracing workflow does; returns how many."""
+    from django.utils import timezone
+
+    from fangkong.people.models import Person
+    from fangkong.policy import services as policy
+    from fangkong.policy.choices import Category
+
+    today = timezone.localdate()
+    for person in Person.objects.filter(pk__in=ids):
+        policy.impose_measure(person, Category.COMPANION, "benchmark: mixed scan traffic", today)
+    return len(ids)
 
 
 def warm_statuses() -> int:
@@ -416,6 +441,9 @@ def main():
     parser.add_argument("--seed", type=int, default=None,
                         help="default: a new one each run (a rerun within a minute would otherwise scan the "
                         "same person at the same venue and hit the duplicate window)")
+    parser.add_argument("--nongreen-share", type=float, default=0.0,
+                        help="share of the scanned people put under a measure first (yellow scans: full API, a "
+                        "signal each); note: the measures stay in the database")
     parser.add_argument("--no-warm-statuses", action="store_true",
                         help="do not store the green colour of people without one first (see warm_statuses)")
     parser.add_argument("--out", default="/tmp/bench_venues_scan.json")
@@ -432,7 +460,7 @@ def main():
     rng = random.Random(args.seed)
     args.cursor = 0
     bodies_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_venues_scan_bodies_{os.getpid()}.jsonl"
-    scale = make_bodies(args.people, rng, bodies_path, args.bodies_per_person)
+    scale = make_bodies(args.people, rng, bodies_path, args.bodies_per_person, nongreen_share=args.nongreen_share)
     scale["statuses_stored_first"] = 0 if args.no_warm_statuses else warm_statuses()
     from django.db import connection
 
