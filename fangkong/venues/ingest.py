@@ -448,8 +448,6 @@ def _columns() -> tuple[str, str]:
     return table, "person_id, venue_id, scanned_at, status_shown, source, idem_key"
 
 
-
-
 def _sqlite_values(rows: Iterable) -> list[tuple]:
     """The rows as the INSERT binds them: the time as Django stores an aware datetime on SQLite (naive UTC
     as text), without its per-call overhead."""
