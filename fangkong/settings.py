@@ -138,11 +138,15 @@ DATABASES = {
         conn_max_age=envint("FANGKONG_DB_CONN_MAX_AGE", 0),
     )
 }
+SQLITE_WAL_LIMIT = 64 * 1024 * 1024  # bytes of write-ahead log kept on disk once the log restarts
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers run while the demo generator or an import writes.
+    # WAL lets readers run while the demo generator or an import writes. While writes follow one another
+    # (gateways pushing at once) the log cannot restart and grows, to about 1 GB in a benchmark; SQLite
+    # then keeps the file at that size, unless journal_size_limit cuts it back when the log restarts.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; "
+                            f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT};",
             "transaction_mode": "IMMEDIATE",
         }
     )
