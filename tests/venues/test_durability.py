@@ -96,22 +96,66 @@ class Server:
         self.process.wait()
 
 
-def test_kill_9_mid_batch_loses_no_acknowledged_scan_and_no_half_batch(tmp_path):
+@pytest.fixture(scope="module")
+def county(tmp_path_factory):
+    """A small demo county in a var directory of its own: (environment, SETUP's data, demo accounts, var dir)."""
+    var = tmp_path_factory.mktemp("county")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FANGKONG_DATA_KEY", "DJANGO_SETTINGS_MODULE")}
-    env.update(FANGKONG_VAR_DIR=str(tmp_path), FANGKONG_SCAN_RATE_PER_MINUTE="0", FANGKONG_LOGIN_RATE_PER_MINUTE="0")
+    env.update(FANGKONG_VAR_DIR=str(var), FANGKONG_SCAN_RATE_PER_MINUTE="0", FANGKONG_LOGIN_RATE_PER_MINUTE="0")
     fangkong(env, "demo", "--no-serve", "--people", "400", "--townships", "2", "--villages", "4", "--grids", "6",
              "--checkin-days", "0")
-    data = shell(env, SETUP)
-    accounts = {a["username"]: a for a in json.loads((tmp_path / "demo-accounts.json").read_text())}
-    port = free_port()
-    server = Server(env, port)
+    accounts = {a["username"]: a for a in json.loads((var / "demo-accounts.json").read_text())}
+    return env, shell(env, SETUP), accounts, var
+
+
+def api_auth(server, accounts) -> dict:
+    _, token = post(f"{server.url}/api/v1/auth/token",
+                    {"username": "admin", "password": accounts["admin"]["password"]})
+    return {"Authorization": f"Bearer {token['token']}"}
+
+
+def test_kill_9_mid_batch_loses_no_acknowledged_scan_and_no_half_batch(county):
+    env, data, accounts, var = county
+    server = Server(env, free_port())
     try:
-        acknowledged, rows, outcome, auth = scan_then_kill_mid_batch(server, data, accounts,
-                                                                     tmp_path / "fangkong.sqlite3")
+        acknowledged, rows, outcome, auth = scan_then_kill_mid_batch(server, data, accounts, var / "fangkong.sqlite3")
     finally:
         if server.process.poll() is None:
             server.kill9()
     check_after_kill(env, acknowledged, rows, outcome, auth)
+
+
+def test_two_gateways_pushing_the_same_rows_at_once_store_each_row_once(county):
+    # Two gunicorn workers take the two pushes at once: on SQLite one waits for the other's write lock, then
+    # finds every key stored (its first chunk fails) and goes the careful way.
+    env, data, accounts, _var = county
+    now = timezone.now()
+    rows = [{"key": f"twin-{i}", "venue": data["venues"][i % 5], "person": data["numbers"][i % 300],
+             "scanned_at": (now - timedelta(minutes=2 + i % 5_000)).isoformat()} for i in range(20_000)]
+    server = Server(env, free_port())
+    answers = []
+    try:
+        auth = api_auth(server, accounts)
+        start = threading.Barrier(2)
+
+        def push():
+            start.wait()
+            answers.append(post(f"{server.url}/api/v1/checkins/batch?only_problems=true", rows, auth, timeout=120))
+
+        gateways = [threading.Thread(target=push) for _ in range(2)]
+        for gateway in gateways:
+            gateway.start()
+        for gateway in gateways:
+            gateway.join(150)
+    finally:
+        server.kill9()
+    assert [status for status, _body in answers] == [200, 200]
+    assert sorted(body["accepted"] for _status, body in answers) == [0, 20_000]
+    assert all(body["accepted"] + body["duplicate"] == 20_000 and body["rejected"] == 0 for _s, body in answers)
+    counts = shell(env, "import json; from fangkong.venues.models import CheckIn; "
+                        "rows = CheckIn.objects.filter(idem_key__startswith='twin-'); "
+                        "print(json.dumps([rows.count(), rows.values('idem_key').distinct().count()]))")
+    assert counts == [20_000, 20_000]
 
 
 def wait_for_batch_write(database, seconds=60) -> bool:
@@ -140,9 +184,7 @@ def wait_for_batch_write(database, seconds=60) -> bool:
 
 
 def scan_then_kill_mid_batch(server, data, accounts, database):
-    _, token = post(f"{server.url}/api/v1/auth/token",
-                    {"username": "admin", "password": accounts["admin"]["password"]})
-    auth = {"Authorization": f"Bearer {token['token']}"}
+    auth = api_auth(server, accounts)
 
     acknowledged = 0
     for index, (personal, device) in enumerate(data["scanners"]):
