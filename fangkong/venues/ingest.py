@@ -15,8 +15,8 @@ pass, so the server stores rows while the next are checked; on SQLite the
 rows are checked in the order of their people and stored by chunks, each
 one ``INSERT ... SELECT`` from a JSON array that runs on a thread without
 the GIL while the next chunk is checked (and the commit leaves the WAL
-checkpoint to a thread). A key stored before makes the unique index refuse the whole
-statement; the savepoint is rolled back and the batch goes the careful way:
+checkpoint to a thread). A key stored before makes the unique index refuse
+the statement; the savepoint is rolled back and the batch goes the careful way:
 COPY into a temporary table and ``INSERT ... ON CONFLICT DO NOTHING
 RETURNING`` on PostgreSQL, the stored keys read first on SQLite (where the
 transaction holds the write lock from its start, so that check is exact).
@@ -284,8 +284,8 @@ def _checked(rows: list, registers: _Registers, now: datetime, msg: dict, outcom
     """Yield the rows to store as (index, key, person id, venue id, time, status); set OUTCOME of the others.
 
     One pass, in the order of the rows (or of ORDER, their indexes): first the
-    form of the row, then the registers, then the keys earlier in the pass. This loop runs 50,000
-    times a call, so the common case (string key, integer venue, a time with
+    form of the row, then the registers, then the keys earlier in the pass.
+    This loop runs 50,000 times a call, so the common case (string key, integer venue, a time with
     its offset, a known colour) takes the fewest steps. A generator, so that
     on PostgreSQL the server stores one chunk while the next is checked.
     """
