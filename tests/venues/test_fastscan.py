@@ -56,7 +56,11 @@ def not_reached(environ, start_response):
     raise AssertionError("the full API was asked")
 
 
-class FastScanTests(WorldTestCase):
+def scan_body(venue, person, device=DEVICE) -> dict:
+    return {"code": services.code_of(venue), "token": tokens.personal_token(person.pk, device), "device": device}
+
+
+class VenueTestCase(WorldTestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -66,8 +70,10 @@ class FastScanTests(WorldTestCase):
         cache.clear()
 
     def body(self, person, device=DEVICE):
-        return {"code": services.code_of(self.venue), "token": tokens.personal_token(person.pk, device),
-                "device": device}
+        return scan_body(self.venue, person, device)
+
+
+class FastScanTests(VenueTestCase):
 
     def test_a_green_scan_is_answered_without_django(self):
         status, headers, answer = call(fastscan.wrap(not_reached), self.body(self.w.person_a))
@@ -113,19 +119,9 @@ class FastScanTests(WorldTestCase):
 
 
 @skipUnless(connection.vendor == "postgresql", "the statement is prepared only on PostgreSQL")
-class PreparedStatementTests(WorldTestCase):
-    @classmethod
-    def setUpTestData(cls):
-        super().setUpTestData()
-        cls.venue = make_venue(cls.w.grid_a)
-
-    def setUp(self):
-        cache.clear()
-
+class PreparedStatementTests(VenueTestCase):
     def scan(self, person):
-        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(person.pk, DEVICE),
-                "device": DEVICE}
-        return call(fastscan.wrap(not_reached), body)[2]
+        return call(fastscan.wrap(not_reached), self.body(person))[2]
 
     def executions(self):
         with connection.cursor() as cursor:
@@ -160,8 +156,7 @@ class ConnectionTroubleTests(TransactionTestCase):
         self.venue = make_venue(self.w.grid_a)
 
     def test_a_discarded_session_prepares_the_statement_again(self):
-        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(self.w.person_a.pk, DEVICE),
-                "device": DEVICE}
+        body = scan_body(self.venue, self.w.person_a)
         call(fastscan.wrap(not_reached), body)
         with connection.cursor() as cursor:
             cursor.execute("DISCARD ALL")  # what a pooler does between clients; the connection stays known
@@ -172,8 +167,7 @@ class ConnectionTroubleTests(TransactionTestCase):
         self.assertEqual(CheckIn.objects.count(), 2)
 
     def test_a_broken_connection_is_replaced_and_the_full_api_answers(self):
-        body = {"code": services.code_of(self.venue), "token": tokens.personal_token(self.w.person_a.pk, DEVICE),
-                "device": DEVICE}
+        body = scan_body(self.venue, self.w.person_a)
         call(fastscan.wrap(not_reached), body)
         connection.close_at = None  # a persistent connection (CONN_MAX_AGE), as production runs
         with psycopg.connect(**connection.get_connection_params()) as other:
