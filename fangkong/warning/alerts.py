@@ -90,13 +90,13 @@ def _township(area: Area) -> Area:
     """The township holding AREA, in one query at most (its code's first 9 digits)."""
     if area.level in (AreaLevel.COUNTY, AreaLevel.TOWNSHIP):
         return area
-    return Area.objects.filter(level=AreaLevel.TOWNSHIP, prefix=area.code[:9]).first() or area
+    return Area.objects.defer("boundary").filter(level=AreaLevel.TOWNSHIP, prefix=area.code[:9]).first() or area
 
 
 def county_of(area: Area) -> Area:
     if area.level == AreaLevel.COUNTY:
         return area
-    return Area.objects.filter(level=AreaLevel.COUNTY, prefix=area.code[:6]).first() or area
+    return Area.objects.defer("boundary").filter(level=AreaLevel.COUNTY, prefix=area.code[:6]).first() or area
 
 
 def on_signal(signal: Signal) -> list[Alert]:
@@ -124,7 +124,7 @@ def on_signals(signals: list[Signal]) -> list[Alert]:
     if not groups:
         return []
     by_pk = {rule.pk: rule for rule in rules}
-    townships = {a.code[:9]: a for a in Area.objects.filter(level=AreaLevel.TOWNSHIP,
+    townships = {a.code[:9]: a for a in Area.objects.defer("boundary").filter(level=AreaLevel.TOWNSHIP,
                                                            code__in={prefix + "000" for _pk, prefix in groups})}
     raised = []
     for (rule_pk, prefix), members in groups.items():
@@ -158,7 +158,8 @@ def _apply_rule(rule: AlertRule, signal: Signal, township: Area) -> Alert | None
              .filter(rule=rule, area=township, status__in=OPEN_ALERT_STATUSES, last_signal_at__gte=since)
              .order_by("-raised_at", "-id").first())
     if alert is not None:
-        alert.signals.add(signal)
+        # The signal is new, so add() would only look for a link that cannot be there: one insert instead.
+        Alert.signals.through.objects.create(alert=alert, signal=signal)
         before = {"size": alert.size, "grade": alert.grade}
         alert.size += 1
         alert.grade = _higher(alert.grade, rule_grade(rule, alert.size))

@@ -3,13 +3,15 @@
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from fangkong.declarations import services as declarations
 from fangkong.policy.services import refresh_status
 from fangkong.venues import services, tokens
 from fangkong.venues.models import CheckIn
-from fangkong.warning.models import Signal
+from fangkong.warning.models import Alert, Signal
 from tests.base import WorldTestCase
 from tests.factories import declaration_data, make_risk_area, make_venue
 
@@ -58,6 +60,26 @@ class ScanTests(WorldTestCase):
         signal = Signal.objects.get()
         self.assertEqual(signal.kind, "scan_red")
         self.assertEqual(signal.person, declaration.person)
+
+    def test_a_red_scan_joins_the_open_alert_without_reading_area_boundaries(self):
+        from fangkong.policy.services import impose_measure
+
+        # An imported township outline can be megabytes: a scan must not read one.
+        square = [[[117.0 + i / 1000, 36.0], [117.0, 36.0 + i / 1000], [117.0, 36.0]] for i in range(500)]
+        for area in (self.w.township_a, self.w.village_a, self.w.grid_a):
+            area.boundary = {"type": "MultiPolygon", "coordinates": [square]}
+            area.save(update_fields=["boundary"])
+        for person in (self.w.person_a, self.w.person_b):
+            impose_measure(person, "close_contact", "测试", timezone.localdate())
+            refresh_status(person)
+        code = services.code_of(self.venue)
+        self.assertEqual(services.scan(code, self.token_for(self.w.person_a), DEVICE).colour, "red")
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(services.scan(code, self.token_for(self.w.person_b), DEVICE).colour, "red")
+        self.assertFalse([q["sql"] for q in queries.captured_queries if "boundary" in q["sql"]])
+        alert = Alert.objects.get()
+        self.assertEqual((alert.size, alert.area), (2, self.w.township_a))
+        self.assertEqual(set(alert.signals.values_list("person_id", flat=True)), {self.w.person_a.pk, self.w.person_b.pk})
 
     def test_home_monitoring_shows_yellow(self):
         from fangkong.policy.services import impose_measure
