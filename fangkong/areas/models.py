@@ -70,6 +70,14 @@ class Area(models.Model):
         return prefix_q(field, self.prefix)
 
     @property
+    def local_name(self):
+        """The name with its parent's in front (第1网格 → 佳苑社区第1网格) unless it has it; select parent with it."""
+        parent = self.parent
+        if parent is None or parent.level == AreaLevel.COUNTY or self.name.startswith(parent.name):
+            return self.name
+        return parent.name + self.name
+
+    @property
     def full_name(self):
         return "".join(a.name for a in self.ancestors()[1:]) + self.name
 

@@ -11,13 +11,14 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from fangkong.accounts.models import Organization, User
+from fangkong.accounts.models import User
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.people.models import Person
 from fangkong.venues.compliance import roll_up_recent
 from fangkong.venues.models import CheckIn, Venue, VenueType
 from fangkong.venues.partitions import ensure_partitions
+from fangkong.venues.services import default_supervisor
 
 # type code -> (weight among venues, name suffixes)
 MIX = {
@@ -58,7 +59,8 @@ WORKPLACES = ["factory", "office", "construction_site"]
 def generate_venues(rng, *, people: int) -> list[Venue]:
     count = max(len(MIX), people * 5 // 1000)
     types = {t.code: t for t in VenueType.objects.all()}
-    orgs = {o.kind: o for o in Organization.objects.order_by("id")}
+    # The supervising department registration would pick (a compound gate has none: its township inspects).
+    supervisors = {code: default_supervisor(venue_type) for code, venue_type in types.items()}
     grids = list(Area.objects.filter(level=AreaLevel.GRID).select_related("parent").order_by("code"))
     codes = [code for code in MIX if code in types]
     weights = [MIX[code][0] for code in codes]
@@ -68,7 +70,6 @@ def generate_venues(rng, *, people: int) -> list[Venue]:
         code = codes[index] if index < len(codes) else rng.choices(codes, weights)[0]
         grid = grids[0] if index == 0 else rng.choice(grids)
         village = grid.parent.name if grid.parent else grid.name
-        kind = types[code].department_kind
         township = grid.code[:9]
         if township not in centres:
             centres[township] = (116.47 + rng.uniform(-0.22, 0.22), 35.94 + rng.uniform(-0.16, 0.16))
@@ -78,7 +79,7 @@ def generate_venues(rng, *, people: int) -> list[Venue]:
             type=types[code], area=grid, address=f"{village}{rng.randrange(1, 200)}号",
             manager_name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["经理", "师傅", "老板"]),
             manager_phone=f"13{rng.randrange(100000000, 999999999)}",
-            supervisor=orgs.get(kind), expected_daily_visitors=rng.choice([50, 80, 120, 200, 300, 500]),
+            supervisor=supervisors[code], expected_daily_visitors=rng.choice([50, 80, 120, 200, 300, 500]),
             longitude=Decimal(f"{lon + rng.uniform(-0.03, 0.03):.6f}"),
             latitude=Decimal(f"{lat + rng.uniform(-0.02, 0.02):.6f}"),
         ))

@@ -57,8 +57,12 @@ class ComplianceFilterForm(forms.Form):
 
 def _query(request):
     """(form, day, items, summary) for the filters in the query string."""
-    form = ComplianceFilterForm(request.GET or None, request.user)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    params = request.GET.copy()
+    if not params.get("date"):
+        params["date"] = compliance.default_day().isoformat()  # the day shown is the day in the date box
+    form = ComplianceFilterForm(params, request.user)
+    form.is_valid()  # a bad field is named on the page; the others still filter
+    data = form.cleaned_data
     day: date = data.get("date") or compliance.default_day()
     department = data.get("department")
     venues = compliance.filter_venues(compliance.compliance_venues(request.user), area=data.get("area"),

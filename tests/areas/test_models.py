@@ -19,6 +19,12 @@ class AreaTreeTest(WorldTestCase):
     def test_full_name_leaves_out_the_county(self):
         self.assertEqual(self.w.grid_a.full_name, "甲镇甲村甲村一网格")
 
+    def test_local_name_puts_the_parent_in_front_once(self):
+        grid = make_area("370923001001009", "第1网格", "grid", self.w.village_a)
+        self.assertEqual(grid.local_name, "甲村第1网格")
+        self.assertEqual(self.w.grid_a.local_name, "甲村一网格")  # already named after its village
+        self.assertEqual(self.w.township_a.local_name, "甲镇")  # the county is left out
+
     def test_subtree_is_a_prefix_range(self):
         codes = set(Area.objects.filter(self.w.township_a.subtree_q()).values_list("code", flat=True))
         self.assertEqual(codes, {self.w.township_a.code, self.w.village_a.code, self.w.grid_a.code,

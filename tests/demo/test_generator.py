@@ -146,6 +146,11 @@ def test_venues_of_every_type_and_checkins_with_daily_rhythms(county):
 
     assert Venue.objects.values("type").distinct().count() >= VenueType.objects.count() - 2
     assert Venue.objects.filter(managers__username="venue").exists()
+    # Supervised as registration would have it: a county department by type, or none (the township inspects).
+    supervisors = set(Venue.objects.values_list("type__code", "supervisor__name", "supervisor__area__level"))
+    assert ("farmers_market", "市场监管局", "county") in supervisors
+    assert {(name, level) for code, name, level in supervisors if code == "compound_gate"} == {(None, None)}
+    assert {level for _code, _name, level in supervisors} <= {"county", None}
     hours = [timezone.localtime(t).hour for t in CheckIn.objects.values_list("scanned_at", flat=True)]
     assert len(hours) > 600 * 7  # about three a day for a week
     assert not [h for h in hours if h < 6]  # nobody scans in the small hours

@@ -103,6 +103,18 @@ class ComplianceTests(WorldTestCase):
         self.assertNotContains(response, "稳定超市")
         self.assertNotContains(response, "放行红码网吧")
 
+    def test_the_date_box_holds_the_day_shown_and_a_bad_date_keeps_the_other_filters(self):
+        self.client.force_login(self.w.hq)
+        response = self.client.get(reverse("compliance:index"))
+        self.assertContains(response, f'name="date" value="{self.day.isoformat()}"')
+        self.assertContains(response, "甲村一网格")
+        self.assertNotContains(response, "甲村甲村")  # a grid named after its village is not named twice
+        response = self.client.get(reverse("compliance:index"), {"date": "2026-13-40", "type": "restaurant"})
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.context["form"].errors["date"])
+        self.assertContains(response, "停扫饭店")
+        self.assertNotContains(response, "稳定超市")
+
     def test_grid_worker_is_refused(self):
         self.client.force_login(self.w.grid_a_worker)
         self.assertEqual(self.client.get(reverse("compliance:index")).status_code, 403)
