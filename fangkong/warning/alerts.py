@@ -151,7 +151,8 @@ def _rule_title(rule: AlertRule, township: Area, size: int) -> str:
     return _("%(rule)s：%(area)s（%(n)d 条信号）") % {"rule": rule.name, "area": township.name, "n": size}
 
 
-@transaction.atomic
+# Inside the caller's transaction (the row lock needs one) and no savepoint of its own: both callers hold one.
+@transaction.atomic(savepoint=False)
 def _apply_rule(rule: AlertRule, signal: Signal, township: Area) -> Alert | None:
     since = signal.occurred_at - timedelta(minutes=rule.window_minutes)
     alert = (Alert.objects.select_for_update()

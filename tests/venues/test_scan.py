@@ -77,6 +77,9 @@ class ScanTests(WorldTestCase):
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(services.scan(code, self.token_for(self.w.person_b), DEVICE).colour, "red")
         self.assertFalse([q["sql"] for q in queries.captured_queries if "boundary" in q["sql"]])
+        # The scan's transaction (a savepoint inside the test's) and one around the alert rules, so that a
+        # failing rule cannot undo the check-in or the signal; applying a rule needs no savepoint of its own.
+        self.assertEqual(sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries), 2)
         alert = Alert.objects.get()
         self.assertEqual((alert.size, alert.area), (2, self.w.township_a))
         self.assertEqual(set(alert.signals.values_list("person_id", flat=True)), {self.w.person_a.pk, self.w.person_b.pk})

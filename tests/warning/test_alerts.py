@@ -46,6 +46,24 @@ class RuleTests(AlertTestCase):
         self.assertLess((alert.raised_at - signal.created_at).total_seconds(), 60)
         self.assertNotIn(self.w.person_a.name, alert.title)  # alert titles name no one
 
+    def test_a_failing_rule_keeps_the_signal_and_the_callers_transaction(self):
+        from unittest import mock
+
+        from django.db import transaction
+
+        from fangkong.warning.models import Signal
+
+        positive(self.w)
+        with transaction.atomic():  # a scan's transaction: the check-in, the signal, the rules
+            with mock.patch.object(alerts, "rule_grade", side_effect=RuntimeError("broken rule")), \
+                    self.assertLogs("fangkong.warning.services", "ERROR"):
+                second = positive(self.w)
+            self.assertEqual(Signal.objects.count(), 2)  # the transaction is still usable
+        self.assertTrue(Signal.objects.filter(pk=second.pk).exists())
+        alert = Alert.objects.get()
+        self.assertEqual(alert.size, 1)  # the rule's half-done work was undone
+        self.assertFalse(alert.signals.filter(pk=second.pk).exists())
+
     def test_second_signal_within_window_attaches(self):
         positive(self.w)
         second = positive(self.w, occurred_at=timezone.now() + timedelta(hours=2))
