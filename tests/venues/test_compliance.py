@@ -146,7 +146,29 @@ class PurgeTests(WorldTestCase):
         self.assertIn("would delete 2", out.getvalue())
         self.assertEqual(CheckIn.objects.count(), 5)
         out = io.StringIO()
-        call_command("purge-checkins", "--older-than", "9d", stdout=out)
+        call_command("purge-checkins", "--older-than", "9d", "--no-input", stdout=out)
         self.assertIn("deleted 4", out.getvalue())
         self.assertEqual(CheckIn.objects.count(), 1)
         self.assertEqual(AuditEvent.objects.filter(action="delete", object_type="venues.checkin").count(), 1)
+
+    def test_at_a_terminal_the_purge_asks_first(self):
+        from unittest import mock
+
+        from django.core.management.base import CommandError
+
+        venue = make_venue(self.w.grid_a)
+        CheckIn.objects.create(person=self.w.person_a, venue=venue, scanned_at=timezone.now() - timedelta(days=40))
+        out = io.StringIO()
+        with mock.patch("sys.stdin.isatty", return_value=True), mock.patch("builtins.input", return_value="no"), \
+                self.assertRaises(CommandError):
+            call_command("purge-checkins", stdout=out)
+        self.assertIn("would delete 1", out.getvalue())
+        self.assertEqual(CheckIn.objects.count(), 1)
+        with mock.patch("sys.stdin.isatty", return_value=True), mock.patch("builtins.input", return_value="yes"):
+            call_command("purge-checkins", stdout=out)
+        self.assertEqual(CheckIn.objects.count(), 0)
+        CheckIn.objects.create(person=self.w.person_a, venue=venue, scanned_at=timezone.now() - timedelta(days=40))
+        with mock.patch("sys.stdin.isatty", return_value=True), mock.patch("builtins.input") as asked:
+            call_command("purge-checkins", "--no-input", stdout=out)
+        asked.assert_not_called()
+        self.assertEqual(CheckIn.objects.count(), 0)

@@ -8,6 +8,7 @@ transaction holds millions of rows. The run is audited as one event.
 """
 
 import re
+import sys
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,15 +37,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--older-than", default=None, help="如 28d（默认为保存期限天数）")
         parser.add_argument("--dry-run", action="store_true", help="只打印将删除的条数")
+        parser.add_argument("--no-input", "--noinput", action="store_false", dest="interactive",
+                            help="在终端运行时也不询问确认（cron 没有终端，本来就不询问）")
 
     def handle(self, *args, **options):
         days = parse_days(options["older_than"]) if options["older_than"] else retention_days()
         cutoff = timezone.now() - timedelta(days=days)
         venue_ids = list(Venue.objects.order_by("pk").values_list("pk", flat=True))
-        if options["dry_run"]:
+        # Someone at a terminal sees what will go and says yes; cron (no terminal) deletes as scheduled.
+        ask = options["interactive"] and sys.stdin.isatty()
+        if options["dry_run"] or ask:
             count = CheckIn.objects.filter(venue_id__in=Venue.objects.values("pk"), scanned_at__lt=cutoff).count()
             self.stdout.write(f"would delete {count} check-ins older than {days} days (before {cutoff.isoformat()})")
-            return
+            if options["dry_run"]:
+                return
+            if count == 0:
+                return
+            if input("确认删除？删除后无法恢复，流调将查不到这些记录。输入 yes 继续：").strip().lower() != "yes":
+                raise CommandError("已取消，未删除任何记录。")
         partitions, deleted = drop_partitions_before(timezone.localdate(cutoff))
         if partitions:
             self.stdout.write(f"dropped {partitions} day partitions ({deleted} check-ins)")
