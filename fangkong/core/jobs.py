@@ -83,7 +83,7 @@ def run_job(job_id: str) -> None:
     job.apply_live_progress()
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result, counts=job.counts,
-        processed=max(job.processed, job.total),
+        processed=max(job.processed, job.total), total=job.total,  # both may come from the live progress file
     )
     live_progress_path(job.pk).unlink(missing_ok=True)
     job.refresh_from_db()

@@ -158,7 +158,7 @@ def reissue_venue_code(request, venue_id: int):
 def venue_poster(request, venue_id: int):
     venue = _get_venue(request, venue_id)
     try:
-        pdf = posters.render_pdf(request, [venue], title=venue.name)
+        pdf = posters.render_pdf(posters.scan_page(request), [venue], title=venue.name)
     except posters.PosterUnavailable as exc:
         return Status(503, {"code": "unavailable", "message": str(exc)})
     response = HttpResponse(pdf, content_type="application/pdf")

@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.areas.choices import AreaLevel
 from fangkong.areas.models import Area
 from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
+from fangkong.core.jobs import start_job
 from fangkong.core.pagination import paginate
-from fangkong.core.scope import prefix_q
 from fangkong.policy.forms import attach_errors
 
 from . import imports, posters, selectors, services
@@ -126,7 +126,7 @@ def venue_edit(request, pk):
 @permission_required("venues.view_venue", raise_exception=True)
 def venue_detail(request, pk):
     venue = _get_venue(request, pk)
-    url = posters.scan_url(request, venue)
+    url = posters.scan_url(posters.scan_page(request), venue)
     can_change = selectors.venues_for(request.user, "change").filter(pk=venue.pk).exists()
     return render(request, "venues/detail.html", {
         "venue": venue, "scan_url": url, "qr": posters.qr_svg(url), "counts": selectors.checkin_counts(venue),
@@ -147,7 +147,7 @@ def venue_reissue(request, pk):
 # Posters -----------------------------------------------------------------------------------------
 def _pdf_response(request, venues, filename: str, html_url: str, title: str):
     try:
-        pdf = posters.render_pdf(request, venues, title=title)
+        pdf = posters.render_pdf(posters.scan_page(request), venues, title=title)
     except posters.PosterUnavailable as exc:
         return render(request, "venues/poster_unavailable.html", {"message": str(exc), "html_url": html_url},
                       status=503)
@@ -168,36 +168,52 @@ def venue_poster(request, pk):
 @permission_required("venues.view_venue", raise_exception=True)
 def venue_poster_print(request, pk):
     venue = _get_venue(request, pk)
-    return HttpResponse(posters.render_html(request, [venue], title=venue.name))
+    return HttpResponse(posters.render_html(posters.scan_page(request), [venue], title=venue.name))
 
 
 def _area_venues(request):
     """The area of ?area= (default: the user's own; 404 outside their scope) and its open venues."""
     code = request.GET.get("area") or request.user.area_id or ""
     area = get_object_or_404(Area.objects.restrict(request.user, "view"), code=code)
-    venues = (selectors.venues_for(request.user).filter(prefix_q("area_id", area.prefix), is_active=True)
-              .select_related("type", "area").order_by("area_id", "name", "id"))
-    return area, venues
+    return area, posters.area_venues(request.user, area)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @permission_required("venues.view_venue", raise_exception=True)
 def area_posters(request):
+    """The posters of an area's open venues: a few come at once; more are made by a job the POST starts."""
     area, venues = _area_venues(request)
     total = venues.count()
+    back = f"{reverse('venues:list')}?area={area.code}"
     if total > posters.MAX_AREA_POSTERS:
         messages.error(request, _("%(area)s共有 %(total)d 个场所，超过一次打印上限 %(max)d 个，请选择下一级区划分批打印。")
                        % {"area": area.name, "total": total, "max": posters.MAX_AREA_POSTERS})
-        return redirect(f"{reverse('venues:list')}?area={area.code}")
-    return _pdf_response(request, list(venues), f"场所码_{area.name}.pdf",
-                         f"{reverse('venues:area_posters_print')}?area={area.code}", area.name)
+        return redirect(back)
+    html_url = f"{reverse('venues:area_posters_print')}?area={area.code}"
+    if total <= posters.INLINE_AREA_POSTERS:
+        return _pdf_response(request, list(venues), f"场所码_{area.name}.pdf", html_url, area.name)
+    if request.method != "POST":  # a link or a bookmark: the button on the list starts the job
+        messages.info(request, _("%(area)s共有 %(total)d 个场所，请点击“打印本区划全部海报（PDF）”在后台生成。")
+                      % {"area": area.name, "total": total})
+        return redirect(back)
+    try:
+        posters.check_pdf_available()
+    except posters.PosterUnavailable as exc:
+        return render(request, "venues/poster_unavailable.html", {"message": str(exc), "html_url": html_url},
+                      status=503)
+    job = start_job(request.user, "venues.area_posters",
+                    _("场所码海报：%(area)s（%(n)d 个场所）") % {"area": area.name, "n": total},
+                    "fangkong.venues.posters.area_posters_job", area_code=area.code, area=area.code,
+                    scan_page=posters.scan_page(request))
+    return redirect("core:job", pk=job.pk)
 
 
 @require_GET
 @permission_required("venues.view_venue", raise_exception=True)
 def area_posters_print(request):
     area, venues = _area_venues(request)
-    return HttpResponse(posters.render_html(request, venues[: posters.MAX_AREA_POSTERS], title=area.name))
+    return HttpResponse(posters.render_html(posters.scan_page(request), venues[: posters.MAX_AREA_POSTERS],
+                                            title=area.name))
 
 
 # Import ------------------------------------------------------------------------------------------

@@ -234,12 +234,12 @@ class MissedCheckTests(CareWorld):
         ContentType.objects.get_for_model(ControlOrder)  # cached per process: warm it so the count is stable
         # The orders, packs, stays, one per check window (2 today), the misses raised, the teams, one per tree
         # level (4), then the inserts (tasks, signals, misses, audit) in a savepoint (2): whatever the number of orders.
-        # Then the alert rules once for the township (12: the rules, the open alert, the new alert with its
-        # signals, the audit row, in savepoints). SQLite splits one bulk insert in two (its variable limit).
+        # Then the alert rules once for the township (10: the rules, the open alert, the new alert with its
+        # signals, the audit row, in one savepoint). SQLite splits one bulk insert in two (its variable limit).
         from fangkong.warning.alerts import clear_rule_cache
 
         clear_rule_cache()  # the rules are cached per process: read them inside the count
-        with self.assertNumQueries(30 if connection.vendor == "sqlite" else 29):
+        with self.assertNumQueries(28 if connection.vendor == "sqlite" else 27):
             self.assertEqual(care.detect_missed_checks(at(self.today, 19)), 60)
 
 

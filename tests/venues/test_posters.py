@@ -56,6 +56,35 @@ class PosterTest(VenueViewTestCase):
         self.assertNotIn("乙村超市", "".join(text for text, _codes in pages))
         self.assertTrue(all(len(codes) == 1 for _text, codes in pages))
 
+    def test_many_posters_are_made_by_a_job_with_progress(self):
+        from fangkong.core.models import Job
+
+        make_venue(self.w.grid_a2, "甲村二网格饭店", "restaurant")
+        self.client.force_login(self.w.township_a_officer)
+        url = reverse("venues:area_posters")
+        area = {"area": self.w.village_a.code}
+        with mock.patch.object(posters, "INLINE_AREA_POSTERS", 1), mock.patch.object(posters, "PDF_CHUNK", 2):
+            # A link (GET) starts nothing: the list's button posts.
+            response = self.client.get(url, area)
+            self.assertRedirects(response, f"{reverse('venues:list')}?area={self.w.village_a.code}")
+            self.assertFalse(Job.objects.exists())
+            with self.captureOnCommitCallbacks(execute=True):
+                response = self.client.post(f"{url}?area={self.w.village_a.code}")
+        job = Job.objects.get()
+        self.assertRedirects(response, reverse("core:job", kwargs={"pk": job.pk}))
+        self.assertEqual((job.status, job.processed, job.total, job.area_code),
+                         ("succeeded", 3, 3, self.w.village_a.code))
+        self.assertContains(self.client.get(reverse("core:job", kwargs={"pk": job.pk})), "海报页数：3")
+        download = self.client.get(reverse("core:job_file", kwargs={"pk": job.pk}))
+        self.assertEqual(download.status_code, 200)
+        pages = pdf_pages(b"".join(download.streaming_content))
+        texts = "".join(text for text, _codes in pages)
+        self.assertEqual(len(pages), 3)
+        self.assertIn("甲村二网格饭店", texts)
+        self.assertNotIn("乙村超市", texts)
+        scan = f"http://testserver{reverse('scan:scan')}?c="
+        self.assertTrue(all(len(codes) == 1 and codes[0].startswith(scan) for _text, codes in pages))
+
     def test_area_outside_scope_is_404(self):
         self.client.force_login(self.w.grid_b_worker)
         response = self.client.get(reverse("venues:area_posters"), {"area": self.w.grid_a.code})
