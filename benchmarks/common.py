@@ -53,6 +53,24 @@ def database_info() -> dict:
     return {"engine": connection.vendor, "version": version}
 
 
+def speed() -> dict:
+    """How fast this machine is right now, to tell a slow machine from a regression between sessions.
+
+    Machines of the same kind have differed 2-3x (RESULTS.md, issue 5): a fixed pure-Python loop (best of 5)
+    and a bare system call (mean of 200,000), both measured the same way every time.
+    """
+    loops = []
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        loops.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(200_000):
+        os.getppid()
+    syscall = (time.perf_counter() - start) / 200_000
+    return {"python_loop_ms": round(min(loops) * 1000, 1), "syscall_us": round(syscall * 1e6, 3)}
+
+
 def machine_info() -> dict:
     return {
         "cpu": cpu_model(),
@@ -62,6 +80,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "database": database_info(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "speed": speed(),
     }
 
 
