@@ -96,6 +96,15 @@ class IngestTests(WorldTestCase):
         self.assertIn("空字符", result.rows[3][3])
         self.assertIn("代理码位", result.rows[4][3])
 
+    def test_a_first_row_the_database_cannot_hold_is_a_rejected_row(self):
+        good = {"key": "ok", "venue": self.venue.pk, "person": self.numbers[0], "scanned_at": timezone.now().isoformat()}
+        for n, first in enumerate(({**good, "key": "nul\x00"}, {**good, "key": "lone\ud800surrogate"},
+                      {**good, "key": "y1", "scanned_at": "0001-01-01T00:00:00+14:00"},
+                      {**good, "key": "y9999", "scanned_at": "9999-12-31T23:59:59-14:00"})):
+            with self.subTest(first=first["key"]):
+                result = ingest.ingest_checkins(self.w.hq, [first, {**good, "key": f"after-{n}"}])
+                self.assertEqual([r[2] for r in result.rows], ["rejected", "accepted"])
+
     def test_keys_with_tabs_backslashes_and_newlines_are_stored_as_sent(self):
         now = timezone.now().isoformat()
         keys = ["tab\there", "back\\slash", "new\nline", "cr\rlf", "中文键"]
@@ -159,6 +168,27 @@ class IngestTests(WorldTestCase):
             self.assertEqual(ingest.ingest_checkins(self.w.hq, self.rows(60)).accepted, 60)
         people = list(CheckIn.objects.order_by("id").values_list("person_id", flat=True))
         self.assertEqual(people, sorted(people))
+
+    @skipUnless(connection.vendor == "postgresql", "PostgreSQL writes a batch by day and venue")
+    def test_postgresql_writes_a_batch_by_day_and_venue(self):
+        now = timezone.now()
+        rows = [{**row, "scanned_at": (now - timedelta(days=i % 3, minutes=i)).isoformat()}
+                for i, row in enumerate(self.rows(60))]
+        self.assertEqual(ingest.ingest_checkins(self.w.hq, rows).accepted, 60)
+        sent = {row["key"]: row["scanned_at"][:10] for row in rows}
+        places = [(sent[key], venue) for key, venue in CheckIn.objects.order_by("id").values_list("idem_key", "venue")]
+        self.assertEqual(places, sorted(places))
+        self.assertEqual(len(set(places)), 6)
+
+    @skipUnless(connection.vendor == "postgresql", "PostgreSQL writes a batch by day and venue")
+    def test_a_batch_sent_again_is_written_as_it_came(self):
+        now = timezone.now()
+        rows = [{**row, "scanned_at": (now - timedelta(days=i % 3, minutes=i)).isoformat()}
+                for i, row in enumerate(self.rows(60))]
+        ingest.ingest_checkins(self.w.hq, rows[:1])
+        self.assertEqual(ingest.ingest_checkins(self.w.hq, rows).accepted, 59)
+        stored = list(CheckIn.objects.order_by("id").values_list("idem_key", flat=True))
+        self.assertEqual(stored, [row["key"] for row in rows])
 
     def test_future_and_ancient_timestamps_are_rejected(self):
         now = timezone.now()

@@ -36,3 +36,14 @@ class PartitionTests(WorldTestCase):
         self.assertEqual(rows, 1)
         self.assertGreaterEqual(dropped, 1)
         self.assertEqual(CheckIn.objects.count(), 1)
+
+    def test_idempotency_keys_compare_byte_by_byte_in_every_partition(self):
+        partitions.ensure_partitions(timezone.localdate(), timezone.localdate() + timedelta(days=1))
+        tables = ["venues_checkin", partitions.DEFAULT, *partitions.existing_partitions()]
+        self.assertGreaterEqual(len(tables), 4)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT c.relname, a.attcollation::regcollation::text FROM pg_attribute a "
+                           "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'idem_key' AND c.relname = ANY(%s)",
+                           [tables])
+            collations = dict(cursor.fetchall())
+        self.assertEqual(collations, dict.fromkeys(tables, '"C"'))
