@@ -28,8 +28,11 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_crypto_keys():
+def _fresh_process_caches():
+    """What a process keeps beside the database: a test's rolled-back rows must not live on in them."""
     from fangkong.core import crypto
+    from fangkong.policy.services import forget_venue_test_rule
 
     crypto.clear_key_cache()
+    forget_venue_test_rule()
     yield
