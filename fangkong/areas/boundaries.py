@@ -16,7 +16,7 @@ from fangkong.audit.choices import AuditAction
 from fangkong.audit.services import record_event
 
 from .choices import AreaLevel
-from .models import Area
+from .models import Area, AreaOutline
 
 CODE_KEYS = ("code", "区划代码", "adcode", "CODE")
 NAME_KEYS = ("name", "名称", "NAME")
@@ -87,33 +87,45 @@ def import_boundaries(user, collection, *, level: str = AreaLevel.TOWNSHIP) -> d
     areas = list(Area.objects.filter(level=level))
     by_code = {a.code: a for a in areas}
     by_name = {a.name: a for a in areas}
-    matched, unmatched, errors = [], [], []
+    matched, unmatched, errors = {}, [], []
     for n, feature in enumerate(collection.get("features") or [], start=1):
         area = _match(feature, by_code, by_name)
         if area is None:
             unmatched.append(n)
             continue
         try:
-            area.boundary = clean_geometry(feature.get("geometry"))
+            matched[area.code] = clean_geometry(feature.get("geometry"))
         except ValidationError as exc:
             errors.append({"feature": n, "area": area.name, "error": " ".join(exc.messages)})
-            continue
-        matched.append(area)
     if errors:
         raise ValidationError([_("第 %(feature)s 个要素（%(area)s）：%(error)s") % e for e in errors])
-    Area.objects.bulk_update(matched, ["boundary"])
+    _store(matched)
     record_event(user, AuditAction.IMPORT, None, object_type="areas.area", object_id="*",
                  object_repr=_("区划边界"), changes={"matched": [None, len(matched)],
                                                      "unmatched": [None, len(unmatched)]})
-    return {"matched": len(matched), "unmatched": unmatched, "missing": [a.name for a in areas
-                                                                         if a not in matched and not a.boundary]}
+    outlined = set(AreaOutline.objects.filter(area__in=areas).values_list("area_id", flat=True))
+    return {"matched": len(matched), "unmatched": unmatched,
+            "missing": [a.name for a in areas if a.code not in outlined]}
+
+
+def _store(geometries: dict) -> None:
+    """Set the outlines of the areas GEOMETRIES names by code, replacing those they had."""
+    AreaOutline.objects.bulk_create([AreaOutline(area_id=code, geometry=g) for code, g in geometries.items()],
+                                    update_conflicts=True, unique_fields=["area"], update_fields=["geometry"])
+
+
+def outlines(areas: list) -> dict:
+    """The outlines of AREAS that have one: code -> geometry, in one query."""
+    return dict(AreaOutline.objects.filter(area__in=[a.code for a in areas]).values_list("area_id", "geometry"))
 
 
 def feature_collection(areas) -> dict:
-    """The areas with an outline, as GeoJSON features named and coded for the map."""
+    """The areas with an outline, as GeoJSON features named and coded for the map, in the order of AREAS."""
+    areas = list(areas)
+    found = outlines(areas)
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": a.name, "code": a.code}, "geometry": a.boundary}
-        for a in areas if a.boundary]}
+        {"type": "Feature", "properties": {"name": a.name, "code": a.code}, "geometry": found[a.code]}
+        for a in areas if a.code in found]}
 
 
 def demo_boundaries(townships, *, west=116.25, south=35.78, east=116.69, north=36.10, columns=5) -> int:
@@ -121,11 +133,12 @@ def demo_boundaries(townships, *, west=116.25, south=35.78, east=116.69, north=3
     townships = list(townships)
     rows = max(1, math.ceil(len(townships) / columns))
     width, height = (east - west) / columns, (north - south) / rows
+    geometries = {}
     for index, area in enumerate(townships):
         row, column = divmod(index, columns)
         x0, y1 = west + column * width, north - row * height
         x1, y0 = x0 + width, y1 - height
         ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-        area.boundary = {"type": "Polygon", "coordinates": [[[round(x, 5), round(y, 5)] for x, y in ring]]}
-    Area.objects.bulk_update(townships, ["boundary"])
+        geometries[area.code] = {"type": "Polygon", "coordinates": [[[round(x, 5), round(y, 5)] for x, y in ring]]}
+    _store(geometries)
     return len(townships)

@@ -28,9 +28,6 @@ class Area(models.Model):
     )
     prefix = models.CharField(_("代码前缀"), max_length=20, unique=True)
     population = models.PositiveIntegerField(_("人口数"), default=0)
-    # The outline as a GeoJSON geometry (Polygon or MultiPolygon, WGS 84): the warning board draws the
-    # county from it offline, and the space-time scan takes neighbours from the centroids.
-    boundary = models.JSONField(_("边界"), null=True, blank=True)
 
     objects = RestrictedManager()
 
@@ -80,6 +77,27 @@ class Area(models.Model):
     @property
     def full_name(self):
         return "".join(a.name for a in self.ancestors()[1:]) + self.name
+
+
+class AreaOutline(models.Model):
+    """An area's outline as a GeoJSON geometry (Polygon or MultiPolygon, WGS 84).
+
+    The warning board draws the county from it offline, and the space-time
+    scan takes neighbours from the centroids. A table of its own: an imported
+    outline can be megabytes, and areas are read everywhere (every user's,
+    every signal's), which should not carry it.
+    """
+
+    area = models.OneToOneField(Area, verbose_name=_("区划"), on_delete=models.CASCADE, primary_key=True,
+                                related_name="outline")
+    geometry = models.JSONField(_("边界"))
+
+    class Meta:
+        verbose_name = _("区划边界")
+        verbose_name_plural = _("区划边界")
+
+    def __str__(self):
+        return str(self.area_id)
 
 
 class Building(TimeStampedModel):

@@ -199,8 +199,7 @@ def compute(venues, day: date) -> list[VenueDay]:
     silent_before = _midnight(day - timedelta(days=silent_n - 1))
     ratio, min_average = drop_ratio_setting(), drop_min_average_setting()
     result = []
-    for venue in (venues.select_related("area__parent", "type", "supervisor")
-                  .defer("area__boundary", "area__parent__boundary").order_by("area_id", "name", "id")):
+    for venue in venues.select_related("area__parent", "type", "supervisor").order_by("area_id", "name", "id"):
         row = by_venue.get(venue.pk, {})
         item = VenueDay(venue=venue, day=day, days=[row.get(f"d{k}", 0) for k in range(window)],
                         nongreen=row.get("nongreen", 0), red=row.get("red", 0))

@@ -32,8 +32,7 @@ class VenueForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["type"].queryset = VenueType.objects.filter(is_active=True)
         self.fields["type"].label_from_instance = lambda t: f"{t.name}（{t.dwell_minutes}分钟）"
-        self.fields["area"].queryset = (Area.objects.restrict(user, "view").select_related("parent")
-                                        .defer("boundary", "parent__boundary").order_by("code"))
+        self.fields["area"].queryset = Area.objects.restrict(user, "view").select_related("parent").order_by("code")
         self.fields["supervisor"].queryset = (Organization.objects.filter(area__level=AreaLevel.COUNTY)
                                               .order_by("kind", "name"))
         self.fields["supervisor"].empty_label = _("按场所类型自动选择")

@@ -107,7 +107,7 @@ def render_pdf(page: str, venues, *, title: str = "", progress=None) -> bytes:
 def area_venues(user, area: Area):
     """The open venues of AREA that USER may see, in print order."""
     return (selectors.venues_for(user).filter(prefix_q("area_id", area.prefix), is_active=True)
-            .select_related("type", "area").defer("area__boundary").order_by("area_id", "name", "id"))
+            .select_related("type", "area").order_by("area_id", "name", "id"))
 
 
 def area_posters_job(job, progress, area: str, scan_page: str) -> dict:

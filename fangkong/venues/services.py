@@ -53,9 +53,8 @@ def venue_for_code(code: str, request=None) -> Venue:
     parsed = tokens.parse_place_code(code)
     venue = None
     if parsed is not None:
-        # The area too (a yellow or red scan's signal names it), without its boundary, which can be large.
-        venue = (Venue.objects.select_related("type", "area").defer("area__boundary")
-                 .filter(pk=parsed[0], is_active=True).first())
+        # The area too: a yellow or red scan's signal names it.
+        venue = Venue.objects.select_related("type", "area").filter(pk=parsed[0], is_active=True).first()
     if venue is None or venue.code_version != parsed[1]:
         revoked = venue is not None
         record_event(None, AuditAction.VIEW, object_type="venues.venue", object_id=str(parsed[0]) if parsed else "",

@@ -58,8 +58,7 @@ def _type_counts(request, filterset) -> list[dict]:
 def venue_list(request):
     filterset = _filterset(request)
     venues = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    page_obj = paginate(request, venues.select_related("type", "area__parent", "supervisor")
-                        .defer("area__boundary", "area__parent__boundary"))
+    page_obj = paginate(request, venues.select_related("type", "area__parent", "supervisor"))
     areas = (Area.objects.restrict(request.user, "view").exclude(level=AreaLevel.GRID)
              .order_by("code").values_list("code", "name")[:500])
     return render(request, "venues/list.html", {

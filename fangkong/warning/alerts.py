@@ -90,13 +90,13 @@ def _township(area: Area) -> Area:
     """The township holding AREA, in one query at most (its code's first 9 digits)."""
     if area.level in (AreaLevel.COUNTY, AreaLevel.TOWNSHIP):
         return area
-    return Area.objects.defer("boundary").filter(level=AreaLevel.TOWNSHIP, prefix=area.code[:9]).first() or area
+    return Area.objects.filter(level=AreaLevel.TOWNSHIP, prefix=area.code[:9]).first() or area
 
 
 def county_of(area: Area) -> Area:
     if area.level == AreaLevel.COUNTY:
         return area
-    return Area.objects.defer("boundary").filter(level=AreaLevel.COUNTY, prefix=area.code[:6]).first() or area
+    return Area.objects.filter(level=AreaLevel.COUNTY, prefix=area.code[:6]).first() or area
 
 
 def on_signal(signal: Signal) -> list[Alert]:
@@ -124,8 +124,8 @@ def on_signals(signals: list[Signal]) -> list[Alert]:
     if not groups:
         return []
     by_pk = {rule.pk: rule for rule in rules}
-    townships = {a.code[:9]: a for a in Area.objects.defer("boundary").filter(level=AreaLevel.TOWNSHIP,
-                                                           code__in={prefix + "000" for _pk, prefix in groups})}
+    townships = {a.code[:9]: a for a in Area.objects.filter(level=AreaLevel.TOWNSHIP,
+                                                          code__in={prefix + "000" for _pk, prefix in groups})}
     raised = []
     for (rule_pk, prefix), members in groups.items():
         members.sort(key=lambda s: (s.occurred_at, s.pk))

@@ -303,15 +303,17 @@ def scan_day(day: date | None = None, *, replicates: int = 999) -> list:
     """
     import numpy as np
 
-    from fangkong.areas.boundaries import centroid
+    from fangkong.areas.boundaries import centroid, outlines
 
     from .detectors.scan import scan
 
     day = day or timezone.localdate()
-    townships = [a for a in Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code") if a.boundary]
+    townships = list(Area.objects.filter(level=AreaLevel.TOWNSHIP).order_by("code"))
+    found = outlines(townships)
+    townships = [a for a in townships if a.code in found]
     if len(townships) < 3:
         return []
-    points = [centroid(a.boundary) for a in townships]
+    points = [centroid(found[a.code]) for a in townships]
     mean_lat = math.radians(sum(lat for _lon, lat in points) / len(points))
     coords = np.array([(lon * math.cos(mean_lat), lat) for lon, lat in points])
     start = day - timedelta(days=SCAN_STUDY_DAYS - 1)

@@ -12,8 +12,9 @@ from fangkong.areas.boundaries import (
     distance_km,
     feature_collection,
     import_boundaries,
+    outlines,
 )
-from fangkong.areas.models import Area
+from fangkong.areas.models import Area, AreaOutline
 from tests.base import WorldTestCase
 
 SQUARE = {"type": "Polygon", "coordinates": [[[116.0, 35.0], [116.1, 35.0], [116.1, 35.1], [116.0, 35.1],
@@ -30,8 +31,15 @@ class BoundaryTests(WorldTestCase):
         ]}
         result = import_boundaries(w.hq, json.dumps(collection))
         self.assertEqual((result["matched"], result["unmatched"]), (2, [3]))
-        self.assertEqual(Area.objects.get(pk=w.township_a.pk).boundary["type"], "Polygon")
+        self.assertEqual(AreaOutline.objects.get(area=w.township_a).geometry["type"], "Polygon")
         self.assertEqual(len(feature_collection(Area.objects.filter(level="township"))["features"]), 2)
+        # Imported again, an outline replaces the one the area had.
+        moved = {**SQUARE, "coordinates": [[[x + 1, y] for x, y in SQUARE["coordinates"][0]]]}
+        result = import_boundaries(w.hq, {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "370923001"}, "geometry": moved}]})
+        self.assertEqual((result["matched"], result["missing"]), (1, []))
+        self.assertEqual((AreaOutline.objects.count(), AreaOutline.objects.get(area=w.township_a).geometry),
+                         (2, moved))
 
     def test_bad_geometry_is_refused_whole(self):
         bad = {"type": "FeatureCollection", "features": [
@@ -41,7 +49,7 @@ class BoundaryTests(WorldTestCase):
         ]}
         with pytest.raises(ValidationError):
             import_boundaries(self.w.hq, bad)
-        self.assertIsNone(Area.objects.get(pk=self.w.township_a.pk).boundary)
+        self.assertFalse(AreaOutline.objects.exists())
         with pytest.raises(ValidationError):
             import_boundaries(self.w.hq, "not json")
 
@@ -50,7 +58,7 @@ class BoundaryTests(WorldTestCase):
         self.assertAlmostEqual(distance_km((116.0, 35.0), (116.0, 36.0)), 111.2, places=0)
         townships = Area.objects.filter(level="township").order_by("code")
         self.assertEqual(demo_boundaries(townships), 2)
-        a, b = (centroid(t.boundary) for t in Area.objects.filter(level="township").order_by("code"))
+        a, b = (centroid(g) for _code, g in sorted(outlines(townships).items()))
         self.assertGreater(distance_km(a, b), 1)
 
     def test_command(self):
@@ -60,4 +68,4 @@ class BoundaryTests(WorldTestCase):
             json.dump({"type": "FeatureCollection", "features": [
                 {"type": "Feature", "properties": {"名称": "甲镇"}, "geometry": SQUARE}]}, handle)
         call_command("import_boundaries", handle.name)
-        self.assertIsNotNone(Area.objects.get(pk=self.w.township_a.pk).boundary)
+        self.assertTrue(AreaOutline.objects.filter(area=self.w.township_a).exists())

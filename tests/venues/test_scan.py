@@ -61,14 +61,14 @@ class ScanTests(WorldTestCase):
         self.assertEqual(signal.kind, "scan_red")
         self.assertEqual(signal.person, declaration.person)
 
-    def test_a_red_scan_joins_the_open_alert_without_reading_area_boundaries(self):
+    def test_a_red_scan_joins_the_open_alert_without_reading_area_outlines(self):
+        from fangkong.areas.models import AreaOutline
         from fangkong.policy.services import impose_measure
 
         # An imported township outline can be megabytes: a scan must not read one.
         square = [[[117.0 + i / 1000, 36.0], [117.0, 36.0 + i / 1000], [117.0, 36.0]] for i in range(500)]
         for area in (self.w.township_a, self.w.village_a, self.w.grid_a):
-            area.boundary = {"type": "MultiPolygon", "coordinates": [square]}
-            area.save(update_fields=["boundary"])
+            AreaOutline.objects.create(area=area, geometry={"type": "MultiPolygon", "coordinates": [square]})
         for person in (self.w.person_a, self.w.person_b):
             impose_measure(person, "close_contact", "测试", timezone.localdate())
             refresh_status(person)
@@ -76,7 +76,7 @@ class ScanTests(WorldTestCase):
         self.assertEqual(services.scan(code, self.token_for(self.w.person_a), DEVICE).colour, "red")
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(services.scan(code, self.token_for(self.w.person_b), DEVICE).colour, "red")
-        self.assertFalse([q["sql"] for q in queries.captured_queries if "boundary" in q["sql"]])
+        self.assertFalse([q["sql"] for q in queries.captured_queries if "outline" in q["sql"]])
         # The scan's transaction (a savepoint inside the test's) and one around the alert rules, so that a
         # failing rule cannot undo the check-in or the signal; applying a rule needs no savepoint of its own.
         self.assertEqual(sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries), 2)
