@@ -4,7 +4,8 @@
    secrets) and picks the open venues' place codes, in this process (same
    FANGKONG_VAR_DIR as the server, so SECRET_KEY and the data key match).
 2. For each server configuration in --configs (``sync:N`` = ``-w N`` sync
-   workers, ``gthread:N:T`` = N workers of T threads) starts
+   workers, ``gthread:N:T`` = N workers of T threads; ``granian:N:T`` = granian's WSGI
+   interface, N workers of T blocking threads, if granian is installed) starts
    ``gunicorn fangkong.wsgi:application`` (through benchmarks/venues_wsgi.py) on 127.0.0.1:--port with
    FANGKONG_SCAN_RATE_PER_MINUTE=0 and FANGKONG_DB_CONN_MAX_AGE=60, warms it
    up, then runs the load generator in a second process: a small asyncio
@@ -244,14 +245,23 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
     if parts[0] == "floor":  # the framework's floor: the API's catch-all 404 (all middleware, no query)
         parts, path = parts[1:], "/api/v1/no-such-endpoint"
     kind, workers = parts[0], int(parts[1])
+    threads = parts[2] if len(parts) > 2 else "4"
     # benchmarks/venues_wsgi.py: fangkong.wsgi, plus FANGKONG_SCAN_RATE_PER_MINUTE=0 applied to the settings
     # (settings.py does not read it from the environment).
-    command = [str(ROOT / ".venv/bin/gunicorn"), "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}", args.app,
-               "-b", f"127.0.0.1:{args.port}",
-               "-w", str(workers), "--backlog", "2048", "--log-level", "warning", "--timeout", "60"]
-    if kind == "gthread":
-        command += ["-k", "gthread", "--threads", parts[2] if len(parts) > 2 else "4"]
     env = dict(os.environ, FANGKONG_SCAN_RATE_PER_MINUTE="0", FANGKONG_DB_CONN_MAX_AGE="60")
+    if kind == "granian":  # the same WSGI app under granian (HTTP in Rust, the app on blocking threads)
+        if not (ROOT / ".venv/bin/granian").exists():
+            raise SystemExit("granian 配置需要先安装 granian：.venv/bin/pip install granian")
+        command = [str(ROOT / ".venv/bin/granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                   "--port", str(args.port), "--workers", str(workers), "--blocking-threads", threads,
+                   "--backlog", "2048", "--log-level", "warning", "--no-access-log", args.app]
+        env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'benchmarks'}"
+    else:
+        command = [str(ROOT / ".venv/bin/gunicorn"), "--pythonpath", f"{ROOT},{ROOT / 'benchmarks'}", args.app,
+                   "-b", f"127.0.0.1:{args.port}",
+                   "-w", str(workers), "--backlog", "2048", "--log-level", "warning", "--timeout", "60"]
+        if kind == "gthread":
+            command += ["-k", "gthread", "--threads", threads]
     # The server's output goes to a file: a pipe nobody reads would fill up and block the workers.
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_venues_scan_gunicorn_{os.getpid()}.log"
     log = log_path.open("w")
