@@ -171,8 +171,8 @@ class IngestTests(WorldTestCase):
 
     @skipUnless(connection.vendor == "postgresql", "PostgreSQL writes a batch by day and venue")
     def test_postgresql_writes_a_batch_by_day_and_venue(self):
-        now = timezone.now()
-        rows = [{**row, "scanned_at": (now - timedelta(days=i % 3, minutes=i)).isoformat()}
+        noon = timezone.now().replace(hour=12, minute=0) - timedelta(days=1)  # an hour of rows stays in its day
+        rows = [{**row, "scanned_at": (noon - timedelta(days=i % 3, minutes=i)).isoformat()}
                 for i, row in enumerate(self.rows(60))]
         self.assertEqual(ingest.ingest_checkins(self.w.hq, rows).accepted, 60)
         sent = {row["key"]: row["scanned_at"][:10] for row in rows}
