@@ -9,7 +9,7 @@ import psycopg
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
-from django.test import TransactionTestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 
 from fangkong.declarations import services as declarations
 from fangkong.venues import fastscan, services, tokens
@@ -177,3 +177,27 @@ class ConnectionTroubleTests(TransactionTestCase):
             status, _headers, answer = call(fastscan.wrap(django_application), body)
         self.assertEqual((status, answer["colour"]), ("200 OK", "green"))
         self.assertEqual(CheckIn.objects.count(), 2)
+
+    def test_a_failing_statement_hands_the_scan_to_the_full_api(self):
+        body = scan_body(self.venue, self.w.person_a)
+        call(fastscan.wrap(not_reached), body)
+        with connection.cursor() as cursor:  # the same name, a statement that fails when run
+            cursor.execute("DEALLOCATE fangkong_green_scan")
+            cursor.execute("PREPARE fangkong_green_scan (bigint, integer, bigint, timestamptz, timestamptz, text[]) "
+                           "AS SELECT 'x', 'y', 1 / 0")
+        body["token"] = tokens.personal_token(self.w.person_b.pk, DEVICE)
+        with self.assertLogs("fangkong.venues.fastscan", "ERROR") as logs:
+            status, _headers, answer = call(fastscan.wrap(django_application), body)
+        self.assertIn("DivisionByZero", "\n".join(logs.output))
+        self.assertEqual((status, answer["colour"]), ("200 OK", "green"))
+        self.assertEqual(CheckIn.objects.count(), 2)
+
+
+@skipUnless(connection.vendor == "postgresql", "the statement is prepared only on PostgreSQL")
+class TextArrayTests(TestCase):
+    def test_venue_type_codes_reach_postgresql_as_they_are(self):
+        codes = ["clinic", 'a"b', "c\\d", "e,f", "{g}", "h i", "NULL", "", "诊所"]
+        connection.ensure_connection()
+        result = connection.connection.pgconn.exec_params(b"SELECT unnest($1::text[])", [fastscan._text_array(codes)])
+        got = [result.get_value(row, 0).decode() for row in range(result.ntuples)]
+        self.assertEqual(got, codes)
