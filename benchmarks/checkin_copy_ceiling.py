@@ -20,6 +20,11 @@ Variants (``--variants``, comma-separated; parts joined by ``+``):
 
 Keys are ``tag-n`` (``--keys seq``) or random UUIDs (``--keys uuid``).
 
+``--connections N`` (N > 1) times N batches COPYed at once, one per
+connection, each encoded to COPY's binary format before the clock starts:
+PostgreSQL then has both cores and the client almost nothing to do, so
+rows/s is the whole machine's ceiling, however fast the application were.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fk_venues_bench \\
         .venv/bin/python benchmarks/checkin_copy_ceiling.py --variants arrival,day_venue,day_venue+C
 """
@@ -28,7 +33,9 @@ import argparse
 import os
 import random
 import statistics
+import struct
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine_info, now_iso, print_json, setup_django  # noqa: E402
+from common import backend_cpu, machine_info, now_iso, print_json, setup_django  # noqa: E402
 
 SCRATCH = "fk_copy_ceiling"
 TYPES = ["int8", "int8", "timestamptz", "varchar", "varchar", "varchar"]
@@ -92,6 +99,61 @@ def copy(conn, rows: list, order) -> float:
     return time.perf_counter() - started
 
 
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def encode_binary(rows: list, order) -> bytes:
+    """ROWS as the body of a binary COPY: what psycopg's write_row sends, built before any timing."""
+    if order is not None:
+        rows = sorted(rows, key=order)
+    out = bytearray(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))
+    head = struct.Struct("!hiqiqiq")
+    for person, venue, at, status, source, key in rows:
+        micros = (at - PG_EPOCH) // timedelta(microseconds=1)
+        out += head.pack(6, 8, person, 8, venue, 8, micros)
+        for text in (status, source, key):
+            data = text.encode()
+            out += struct.pack("!i", len(data)) + data
+    out += struct.pack("!h", -1)
+    return bytes(out)
+
+
+def copy_at_once(url: str, payloads: list) -> tuple[float, float]:
+    """COPY each of PAYLOADS on a connection of its own, all at once: (wall seconds, server CPU seconds)."""
+    import psycopg
+
+    conns = [psycopg.connect(url, autocommit=True) for _ in payloads]
+    pids = [conn.info.backend_pid for conn in conns]
+    cpu_before = backend_cpu(pids)
+    barrier = threading.Barrier(len(payloads) + 1)
+    errors = []
+
+    def one(conn, payload):
+        barrier.wait()
+        try:
+            with conn.transaction(), conn.cursor().copy(
+                    "COPY ci (person_id, venue_id, scanned_at, status_shown, source, idem_key) "
+                    "FROM STDIN (FORMAT BINARY)") as cp:
+                cp.write(payload)
+        except Exception as exc:  # noqa: BLE001 - reported after the others finish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(c, p)) for c, p in zip(conns, payloads, strict=True)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    cpu = backend_cpu(pids) - cpu_before
+    for conn in conns:
+        conn.close()
+    if errors:
+        raise errors[0]
+    return seconds, cpu
+
+
 def run_variant(conn, variant: str, args) -> dict:
     parts = set(variant.split("+"))
     orders = [p for p in parts if p in ORDERS]
@@ -105,11 +167,27 @@ def run_variant(conn, variant: str, args) -> dict:
     for b in range(args.existing):
         copy(conn, make_rows(rng, f"pre{b}", args.rows, start, args.days, args.venues, args.people, args.keys), order)
     conn.execute("VACUUM ANALYZE ci")
-    seconds = [copy(conn, make_rows(rng, f"m{b}", args.rows, start, args.days, args.venues, args.people, args.keys),
-                    order) for b in range(args.batches)]
-    return {"rows_before": args.existing * args.rows, "seconds": [round(s, 3) for s in seconds],
-            "rows_per_s": [round(args.rows / s) for s in seconds],
-            "median_rows_per_s": round(args.rows / statistics.median(seconds))}
+    n = args.connections
+    seconds, cpu = [], []
+    for b in range(args.batches):
+        if n == 1:
+            pids = [conn.info.backend_pid]
+            cpu_before = backend_cpu(pids)
+            seconds.append(copy(conn, make_rows(rng, f"m{b}", args.rows, start, args.days, args.venues, args.people,
+                                                args.keys), order))
+            cpu.append(backend_cpu(pids) - cpu_before)
+        else:
+            payloads = [encode_binary(make_rows(rng, f"m{b}c{c}", args.rows, start, args.days, args.venues,
+                                                args.people, args.keys), order) for c in range(n)]
+            wall, used = copy_at_once(server_url(SCRATCH), payloads)
+            seconds.append(wall)
+            cpu.append(used)
+    rows = args.rows * n
+    return {"rows_before": args.existing * args.rows, "connections": n, "seconds": [round(s, 3) for s in seconds],
+            "rows_per_s": [round(rows / s) for s in seconds],
+            "median_rows_per_s": round(rows / statistics.median(seconds)),
+            # What the server spends on a row, whatever the wall time: the floor of any ingest's CPU on this machine.
+            "server_cpu_us_per_row": round(statistics.median(cpu) / rows * 1e6, 2)}
 
 
 def main():
@@ -123,6 +201,9 @@ def main():
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--keys", choices=("seq", "uuid"), default="seq")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=1,
+                        help="batches COPYed at once, one per connection, encoded before timing (default 1: "
+                             "one connection, encoded by psycopg while it copies)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("请用 DATABASE_URL 指向一个 PostgreSQL 服务器（本脚本在其上另建临时库 fk_copy_ceiling）。")
@@ -131,7 +212,7 @@ def main():
     setup_django()
     result = {"benchmark": "checkin_copy_ceiling", "measured_at": now_iso(), "machine": machine_info(),
               "scale": {k: getattr(args, k) for k in ("rows", "existing", "batches", "days", "venues", "people",
-                                                      "keys")}, "variants": {}}
+                                                      "keys", "connections")}, "variants": {}}
     with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
         admin.execute(f"CREATE DATABASE {SCRATCH}")

@@ -71,6 +71,16 @@ def speed() -> dict:
     return {"python_loop_ms": round(min(loops) * 1000, 1), "syscall_us": round(syscall * 1e6, 3)}
 
 
+def backend_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) that processes PIDS (database server backends on this machine) have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def machine_info() -> dict:
     return {
         "cpu": cpu_model(),
