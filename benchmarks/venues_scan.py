@@ -239,6 +239,41 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
+def _database_cpu() -> float | None:
+    """CPU seconds (user+system) of every PostgreSQL process on this machine so far; None on SQLite (it runs
+    inside the server's processes, so its CPU is in theirs)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        head, _sep, rest = text.rpartition(")")
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _cpu_budget(result: dict, database_s: float | None) -> dict:
+    """CPU a scan (ms) of the server, the database and the load generator, and what the machine's cores allow."""
+    requests = result["requests"] or 1
+    parts = {"server": result["server_cpu_s"], "client": result["client_cpu_s"]}
+    if database_s is not None:
+        parts["database"] = database_s
+    per_scan = {name: round(seconds / requests * 1000, 3) for name, seconds in parts.items()}
+    total = sum(per_scan.values())
+    per_scan["total"] = round(total, 3)
+    # Every core busy on nothing but scans: the most scans a second these costs allow on this machine.
+    per_scan["max_scans_per_s"] = round(os.cpu_count() * 1000 / total) if total else None
+    return per_scan
+
+
 def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
     parts = config.split(":")
     path = "/api/v1/scan"
@@ -276,7 +311,7 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
         warm = subprocess.run(client + ["--seconds", str(args.warmup), "--max-requests", "2000",
                                         "--start-at", str(args.cursor)], check=True, capture_output=True, text=True)
         args.cursor = json.loads(warm.stdout.strip().splitlines()[-1])["next_body"]
-        cpu_before = _tree_cpu(server.pid)
+        cpu_before, database_before = _tree_cpu(server.pid), _database_cpu()
         load_before = os.getloadavg()
         done = subprocess.run(client + ["--seconds", str(args.seconds), "--max-requests", str(args.max_requests),
                                         "--start-at", str(args.cursor)],
@@ -284,6 +319,9 @@ def run_config(config: str, args, bodies_path: Path, index: int) -> dict:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         args.cursor = result["next_body"]
         result["server_cpu_s"] = round(_tree_cpu(server.pid) - cpu_before, 2)
+        database_s = None if database_before is None else round(_database_cpu() - database_before, 2)
+        result["database_cpu_s"] = database_s
+        result["cpu_ms_per_scan"] = _cpu_budget(result, database_s)
         result["load_average_before"] = load_before
         result["load_average_after"] = os.getloadavg()
         result["server"] = " ".join(command[1:])
